@@ -1,0 +1,21 @@
+"""Test settings: fast hashing, no throttling surprises, tasks run through the real code paths."""
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, DATABASES, REST_FRAMEWORK, env
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A file, not ":memory:", so that threads and a separate Celery worker process see the same test
+# database, and so that SQLite's real locking is exercised.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {
+        "NAME": env("FUNNELCRM_TEST_SQLITE", default=str(BASE_DIR / ".test-db.sqlite3"))
+    }
+
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"anon": "10000/minute", "user": "10000/minute"},
+}
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+CELERY_TASK_EAGER_PROPAGATES = True

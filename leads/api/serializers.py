@@ -1,0 +1,86 @@
+from rest_framework import serializers
+
+from campaigns.models import Channel
+
+from ..models import Account, Lead, StageTransition
+from ..stages import Stage
+
+
+class AccountRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Account
+        fields = ["id", "name", "domain"]
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    """A lead as clients read it. Stage, owner, score, version and the first-reached dates are
+    read-only: they change only through the move, assign and scoring services."""
+
+    owner = serializers.PrimaryKeyRelatedField(read_only=True)
+    owner_username = serializers.CharField(source="owner.username", read_only=True, default=None)
+    account = AccountRefSerializer(read_only=True)
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id", "first_name", "last_name", "email", "phone", "job_title",
+            "account", "owner", "owner_username", "stage", "score", "channel", "campaign",
+            "became_lead_at", "became_mql_at", "became_sql_at", "became_opportunity_at",
+            "became_won_at", "closed_at", "exit_reason", "deal_amount", "version",
+            "created_at", "updated_at",
+        ]
+        read_only_fields = [
+            "stage", "score", "became_lead_at", "became_mql_at", "became_sql_at",
+            "became_opportunity_at", "became_won_at", "closed_at", "exit_reason", "version",
+            "created_at", "updated_at",
+        ]
+
+
+class LeadWriteSerializer(serializers.ModelSerializer):
+    """The fields a client may set on create and update; the service validates the rest."""
+
+    email = serializers.EmailField(max_length=254)
+    account = serializers.PrimaryKeyRelatedField(
+        queryset=Account.objects.all(), required=False, allow_null=True
+    )
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    version = serializers.IntegerField(
+        required=False, min_value=1, write_only=True,
+        help_text="The version you read; a stale one answers 409.",
+    )
+
+    class Meta:
+        model = Lead
+        fields = [
+            "first_name", "last_name", "email", "phone", "job_title", "account", "channel",
+            "campaign", "deal_amount", "version",
+        ]
+        extra_kwargs = {"email": {"validators": []}}
+
+
+class LeadMoveSerializer(serializers.Serializer):
+    to_stage = serializers.ChoiceField(choices=Stage.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    version = serializers.IntegerField(
+        required=False, min_value=1, help_text="The version you read; a stale one answers 409."
+    )
+
+
+class StageTransitionSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_label", read_only=True)
+
+    class Meta:
+        model = StageTransition
+        fields = ["id", "from_stage", "to_stage", "at", "actor", "note", "reason"]
+        read_only_fields = fields
+
+
+class LifecycleErrorSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class ConflictErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    current_version = serializers.IntegerField()

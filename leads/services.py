@@ -1,0 +1,396 @@
+"""Writes to leads. Every door (pages, API, admin, imports, tasks, demo data) calls these, so each
+lifecycle rule of PRODUCT.md lives here and nowhere else.
+
+Concurrency: every write locks the lead row (`select_for_update` on PostgreSQL; on SQLite the
+IMMEDIATE transaction takes the database write lock at BEGIN), re-reads it, checks the caller's
+version, and bumps the version. Two writers of one lead are therefore serialised, and a writer
+holding a stale version gets `LeadVersionConflict` instead of overwriting the other's change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .actors import Actor, actor_fields, is_user
+from .exceptions import LeadVersionConflict, LifecycleRuleError
+from .models import Activity, ActivityType, Lead, StageTransition
+from .selectors import lead_is_visible
+from .stages import (
+    EXIT_FROM,
+    EXIT_STAGES,
+    FUNNEL,
+    OPEN_STAGES,
+    REACHED_FIELD,
+    TERMINAL_STAGES,
+    Stage,
+    funnel_index,
+)
+
+# A client's clock may run a little ahead of ours; anything further ahead is a mistake.
+CLOCK_SKEW = timedelta(minutes=5)
+
+LEAD_EDITABLE_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "job_title",
+    "account",
+    "channel",
+    "campaign",
+    "deal_amount",
+)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _has_perm(actor: Actor, perm: str) -> bool:
+    return is_user(actor) and actor.is_active and actor.has_perm(perm)
+
+
+def _ensure_can_change(actor: Actor, lead: Lead) -> None:
+    if not is_user(actor):
+        return  # system actors (scoring, import) work on every lead
+    if not actor.has_perm("leads.change_lead") or not lead_is_visible(user=actor, lead=lead):
+        raise PermissionDenied("You may not change this lead.")
+
+
+def _lock(lead: Lead, actor: Actor, expected_version: int | None) -> Lead:
+    locked = Lead.objects.select_for_update().get(pk=lead.pk)
+    _ensure_can_change(actor, locked)
+    if expected_version is not None and locked.version != expected_version:
+        raise LeadVersionConflict(
+            lead_id=locked.pk, expected_version=expected_version, current_version=locked.version
+        )
+    return locked
+
+
+def _clean_email(email: str) -> str:
+    return (email or "").strip()
+
+
+def _check_email_free(email: str, *, exclude_pk: int | None = None) -> None:
+    taken = Lead.objects.filter(email__iexact=email)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
+        raise ValidationError({"email": "A lead with this email already exists."})
+
+
+def _full_clean(lead: Lead, exclude: list[str] | None = None) -> None:
+    # Uniqueness is checked case-insensitively above and by the database constraint.
+    lead.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+
+
+def _write_transition(
+    *, lead: Lead, from_stage: str, to_stage: str, at: datetime, actor: Actor, note: str = "",
+    reason: str = "",
+) -> StageTransition:
+    transition = StageTransition(
+        lead=lead,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        at=at,
+        note=note,
+        reason=reason,
+        **actor_fields(actor),
+    )
+    transition.save(force_insert=True)
+    return transition
+
+
+def _move_time(lead: Lead, at: datetime | None) -> datetime:
+    """When the move happens. History is append-only: a move may not predate the lead's last one."""
+    now = timezone.now()
+    if at is None:
+        at = now
+    if timezone.is_naive(at):
+        at = timezone.make_aware(at)
+    if at > now + CLOCK_SKEW:
+        raise LifecycleRuleError("at_in_future", "A stage move cannot be dated in the future.")
+    floor = max(
+        d
+        for d in (
+            lead.transitions.aggregate(last=Max("at"))["last"],
+            *(getattr(lead, f) for f in REACHED_FIELD.values()),
+        )
+        if d is not None
+    )
+    if at < floor:
+        raise LifecycleRuleError(
+            "at_before_history",
+            f"A stage move cannot be dated before the lead's latest change ({floor.isoformat()}).",
+        )
+    return at
+
+
+# --- creating and editing -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def lead_create(
+    *,
+    actor: Actor,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    phone: str = "",
+    job_title: str = "",
+    account=None,
+    owner=None,
+    channel: str = "other",
+    campaign=None,
+    deal_amount=None,
+    at: datetime | None = None,
+) -> Lead:
+    """Create a lead in stage `lead`, with the transition that records its entry.
+
+    A user who creates a lead owns it unless they may reassign leads and name another owner.
+    `at` backdates the lead's creation (demo data, imports); it defaults to now.
+    """
+    if is_user(actor):
+        if not actor.has_perm("leads.add_lead"):
+            raise PermissionDenied("You may not create leads.")
+        if owner is None:
+            owner = actor
+        elif owner != actor and not actor.has_perm("leads.reassign_lead"):
+            raise PermissionDenied("You may not create leads for another owner.")
+    at = at or timezone.now()
+    if timezone.is_naive(at):
+        at = timezone.make_aware(at)
+    if at > timezone.now() + CLOCK_SKEW:
+        raise ValidationError({"at": "A lead cannot be created in the future."})
+
+    email = _clean_email(email)
+    lead = Lead(
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
+        job_title=job_title,
+        account=account,
+        owner=owner,
+        channel=channel,
+        campaign=campaign,
+        deal_amount=deal_amount,
+        stage=Stage.LEAD,
+        became_lead_at=at,
+    )
+    _full_clean(lead)
+    _check_email_free(email)
+    try:
+        with transaction.atomic():
+            lead.save(force_insert=True)
+    except IntegrityError as exc:  # a concurrent create of the same email won the race
+        if "email" in str(exc).lower() or "lead_email_unique_ci" in str(exc):
+            raise ValidationError({"email": "A lead with this email already exists."}) from exc
+        raise
+    _write_transition(lead=lead, from_stage="", to_stage=Stage.LEAD, at=at, actor=actor)
+    return lead
+
+
+@transaction.atomic
+def lead_update(
+    *, lead: Lead, actor: Actor, data: dict[str, Any], expected_version: int | None = None
+) -> Lead:
+    """Change a lead's contact and deal fields. Stage, owner, score and the first-reached dates
+    are not editable here: they change only through their own services."""
+    unknown = set(data) - set(LEAD_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({f: "This field cannot be changed here." for f in sorted(unknown)})
+    locked = _lock(lead, actor, expected_version)
+    changed = []
+    for field, value in data.items():
+        if field == "email":
+            value = _clean_email(value)
+        if getattr(locked, field) != value:
+            setattr(locked, field, value)
+            changed.append(field)
+    if not changed:
+        return locked
+    _full_clean(locked)
+    if "email" in changed:
+        _check_email_free(locked.email, exclude_pk=locked.pk)
+    locked.version += 1
+    locked.save(update_fields=[*changed, "version", "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def lead_assign_owner(*, lead: Lead, owner, actor: Actor, expected_version: int | None = None) -> Lead:
+    if is_user(actor) and not actor.has_perm("leads.reassign_lead"):
+        raise PermissionDenied("You may not reassign leads.")
+    locked = _lock(lead, actor, expected_version)
+    if locked.owner_id == (owner.pk if owner else None):
+        return locked
+    locked.owner = owner
+    locked.version += 1
+    locked.save(update_fields=["owner", "version", "updated_at"])
+    return locked
+
+
+# --- the lifecycle ------------------------------------------------------------------------------
+
+
+def _check_move(lead: Lead, to_stage: Stage, actor: Actor, note: str, reason: str) -> str:
+    """Apply PRODUCT.md's lifecycle rules. Returns the kind of move: forward, backward, exit,
+    reopen. Raises LifecycleRuleError naming the rule that forbids it."""
+    from_stage = Stage(lead.stage)
+    if to_stage == from_stage:
+        raise LifecycleRuleError("same_stage", f"The lead is already in stage {to_stage.label}.")
+
+    if from_stage in TERMINAL_STAGES:
+        if to_stage not in OPEN_STAGES:
+            raise LifecycleRuleError(
+                "closed_lead",
+                f"A {from_stage.label.lower()} lead can only be reopened to an open stage "
+                "(lead, MQL, SQL or opportunity).",
+            )
+        if not _has_perm(actor, "leads.reopen_lead"):
+            raise LifecycleRuleError(
+                "reopen_requires_manager",
+                f"Only a manager can reopen a {from_stage.label.lower()} lead.",
+            )
+        return "reopen"
+
+    if to_stage in EXIT_STAGES:
+        if from_stage not in EXIT_FROM[to_stage]:
+            allowed = ", ".join(Stage(s).label for s in EXIT_FROM[to_stage])
+            raise LifecycleRuleError(
+                f"{to_stage.value}_not_allowed_from_stage",
+                f"A lead can be marked {to_stage.label.lower()} only from {allowed}, "
+                f"not from {from_stage.label}.",
+            )
+        if not reason.strip():
+            raise LifecycleRuleError(
+                "reason_required", f"Marking a lead {to_stage.label.lower()} needs a reason."
+            )
+        return "exit"
+
+    if funnel_index(to_stage) > funnel_index(from_stage):
+        return "forward"
+
+    if not _has_perm(actor, "leads.move_lead_backward"):
+        raise LifecycleRuleError(
+            "backward_move_not_permitted",
+            f"Moving a lead back from {from_stage.label} to {to_stage.label} needs the "
+            "permission to move leads backward.",
+        )
+    if not note.strip():
+        raise LifecycleRuleError(
+            "backward_move_requires_note", "Moving a lead backward needs a note saying why."
+        )
+    return "backward"
+
+
+@transaction.atomic
+def lead_move_to_stage(
+    *,
+    lead: Lead,
+    to_stage: str,
+    actor: Actor,
+    note: str = "",
+    reason: str = "",
+    at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Lead:
+    """Move a lead to another stage under PRODUCT.md's lifecycle rules, and record the move.
+
+    - Forward moves are free; stages skipped on the way are stamped with the same time.
+    - First-reached dates are written once and never overwritten or erased.
+    - Backward moves need `leads.move_lead_backward` and a note.
+    - lost (from sql or opportunity) and disqualified (from lead, mql or sql) need a reason.
+    - won, lost and disqualified leads are reopened only with `leads.reopen_lead` (managers).
+    - A stale `expected_version` raises LeadVersionConflict and changes nothing.
+
+    Writes exactly one StageTransition and returns the updated lead.
+    """
+    try:
+        target = Stage(to_stage)
+    except ValueError:
+        raise LifecycleRuleError("unknown_stage", f"'{to_stage}' is not a stage.") from None
+    locked = _lock(lead, actor, expected_version)
+    kind = _check_move(locked, target, actor, note, reason)
+    at = _move_time(locked, at)
+
+    from_stage = locked.stage
+    changed = ["stage"]
+    locked.stage = target
+    if kind == "forward":
+        for stage in FUNNEL[: funnel_index(target) + 1]:
+            field = REACHED_FIELD[stage]
+            if getattr(locked, field) is None:
+                setattr(locked, field, at)
+                changed.append(field)
+    if target in TERMINAL_STAGES:
+        locked.closed_at = at
+        locked.exit_reason = reason.strip() if target in EXIT_STAGES else ""
+        changed += ["closed_at", "exit_reason"]
+    elif kind == "reopen":
+        locked.closed_at = None
+        locked.exit_reason = ""
+        changed += ["closed_at", "exit_reason"]
+
+    locked.version += 1
+    locked.save(update_fields=[*changed, "version", "updated_at"])
+    _write_transition(
+        lead=locked,
+        from_stage=from_stage,
+        to_stage=target,
+        at=at,
+        actor=actor,
+        note=note.strip(),
+        reason=reason.strip(),
+    )
+    return locked
+
+
+def lead_mark_lost(*, lead: Lead, reason: str, actor: Actor, note: str = "", **kwargs) -> Lead:
+    return lead_move_to_stage(
+        lead=lead, to_stage=Stage.LOST, actor=actor, note=note, reason=reason, **kwargs
+    )
+
+
+def lead_disqualify(*, lead: Lead, reason: str, actor: Actor, note: str = "", **kwargs) -> Lead:
+    return lead_move_to_stage(
+        lead=lead, to_stage=Stage.DISQUALIFIED, actor=actor, note=note, reason=reason, **kwargs
+    )
+
+
+def lead_reopen(*, lead: Lead, to_stage: str, actor: Actor, note: str = "", **kwargs) -> Lead:
+    if Stage(lead.stage) not in TERMINAL_STAGES:
+        raise LifecycleRuleError("not_closed", "Only a won, lost or disqualified lead can be reopened.")
+    return lead_move_to_stage(lead=lead, to_stage=to_stage, actor=actor, note=note, **kwargs)
+
+
+# --- activities ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def activity_create(
+    *,
+    lead: Lead,
+    type: str,
+    actor: Actor,
+    at: datetime | None = None,
+    payload: dict | None = None,
+) -> Activity:
+    if type not in ActivityType.values:
+        raise ValidationError({"type": f"'{type}' is not an activity type."})
+    _ensure_can_change(actor, lead)
+    at = at or timezone.now()
+    if timezone.is_naive(at):
+        at = timezone.make_aware(at)
+    if at > timezone.now() + CLOCK_SKEW:
+        raise ValidationError({"at": "An activity cannot be dated in the future."})
+    fields = actor_fields(actor)
+    activity = Activity(lead=lead, type=type, at=at, payload=payload or {}, **fields)
+    activity.save(force_insert=True)
+    return activity
