@@ -72,6 +72,15 @@ def _lock(lead: Lead, actor: Actor, expected_version: int | None) -> Lead:
     return locked
 
 
+def _refresh_callers_copy(lead: Lead, saved: Lead) -> None:
+    """Services work on a freshly locked copy; bring the caller's instance up to date with it so
+    that a caller reusing its `lead` never acts on stale fields or a stale version."""
+    if lead is saved:
+        return
+    for field in Lead._meta.concrete_fields:
+        setattr(lead, field.attname, getattr(saved, field.attname))
+
+
 def _clean_email(email: str) -> str:
     return (email or "").strip()
 
@@ -220,6 +229,7 @@ def lead_update(
         _check_email_free(locked.email, exclude_pk=locked.pk)
     locked.version += 1
     locked.save(update_fields=[*changed, "version", "updated_at"])
+    _refresh_callers_copy(lead, locked)
     return locked
 
 
@@ -233,16 +243,23 @@ def lead_assign_owner(*, lead: Lead, owner, actor: Actor, expected_version: int 
     locked.owner = owner
     locked.version += 1
     locked.save(update_fields=["owner", "version", "updated_at"])
+    _refresh_callers_copy(lead, locked)
     return locked
 
 
 # --- the lifecycle ------------------------------------------------------------------------------
 
 
-def _check_move(lead: Lead, to_stage: Stage, actor: Actor, note: str, reason: str) -> str:
+def _check_move(
+    lead: Lead, to_stage: Stage, actor: Actor, note: str, reason: str, reopen_only: bool
+) -> str:
     """Apply PRODUCT.md's lifecycle rules. Returns the kind of move: forward, backward, exit,
     reopen. Raises LifecycleRuleError naming the rule that forbids it."""
     from_stage = Stage(lead.stage)
+    if reopen_only and from_stage not in TERMINAL_STAGES:
+        raise LifecycleRuleError(
+            "not_closed", "Only a won, lost or disqualified lead can be reopened."
+        )
     if to_stage == from_stage:
         raise LifecycleRuleError("same_stage", f"The lead is already in stage {to_stage.label}.")
 
@@ -300,6 +317,7 @@ def lead_move_to_stage(
     reason: str = "",
     at: datetime | None = None,
     expected_version: int | None = None,
+    _reopen_only: bool = False,
 ) -> Lead:
     """Move a lead to another stage under PRODUCT.md's lifecycle rules, and record the move.
 
@@ -317,7 +335,7 @@ def lead_move_to_stage(
     except ValueError:
         raise LifecycleRuleError("unknown_stage", f"'{to_stage}' is not a stage.") from None
     locked = _lock(lead, actor, expected_version)
-    kind = _check_move(locked, target, actor, note, reason)
+    kind = _check_move(locked, target, actor, note, reason, _reopen_only)
     at = _move_time(locked, at)
 
     from_stage = locked.stage
@@ -349,6 +367,7 @@ def lead_move_to_stage(
         note=note.strip(),
         reason=reason.strip(),
     )
+    _refresh_callers_copy(lead, locked)
     return locked
 
 
@@ -365,9 +384,9 @@ def lead_disqualify(*, lead: Lead, reason: str, actor: Actor, note: str = "", **
 
 
 def lead_reopen(*, lead: Lead, to_stage: str, actor: Actor, note: str = "", **kwargs) -> Lead:
-    if Stage(lead.stage) not in TERMINAL_STAGES:
-        raise LifecycleRuleError("not_closed", "Only a won, lost or disqualified lead can be reopened.")
-    return lead_move_to_stage(lead=lead, to_stage=to_stage, actor=actor, note=note, **kwargs)
+    return lead_move_to_stage(
+        lead=lead, to_stage=to_stage, actor=actor, note=note, _reopen_only=True, **kwargs
+    )
 
 
 # --- activities ---------------------------------------------------------------------------------
