@@ -1,13 +1,23 @@
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
+from rest_framework.throttling import ScopedRateThrottle
 
 from leads.api.views import LeadViewSet
+
+
+class TokenObtainView(ObtainAuthToken):
+    """POST {"username", "password"} -> {"token"}. DRF turns throttling off on this view; guessing
+    passwords is limited here by the "auth" rate."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
 
 router = DefaultRouter()
 router.register("leads", LeadViewSet, basename="lead")
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", TokenObtainView.as_view(), name="api-token"),
     path("", include(router.urls)),
 ]

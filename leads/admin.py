@@ -52,8 +52,37 @@ class LeadActionForm(ActionForm):
     )
 
 
+class LeadAdminForm(forms.ModelForm):
+    """Carries the version the editor read, so that a save over someone else's change is refused
+    instead of silently overwriting it."""
+
+    read_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Lead
+        fields = [*LEAD_EDITABLE_FIELDS, "owner"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["read_version"].initial = self.instance.version
+
+    def clean(self):
+        cleaned = super().clean()
+        read = cleaned.get("read_version")
+        if self.instance.pk and read is not None:
+            current = Lead.objects.filter(pk=self.instance.pk).values_list("version", flat=True)
+            if current and current[0] != read:
+                raise forms.ValidationError(
+                    "Someone else changed this lead while you were editing it. Reload the page "
+                    "to see their change, then make yours again."
+                )
+        return cleaned
+
+
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
+    form = LeadAdminForm
     list_display = ["__str__", "email", "account", "owner", "stage", "score", "channel",
                     "became_lead_at"]
     list_filter = ["stage", "owner", "channel"]
@@ -70,7 +99,8 @@ class LeadAdmin(admin.ModelAdmin):
         "created_at", "updated_at",
     ]
     fieldsets = [
-        (None, {"fields": ["first_name", "last_name", "email", "phone", "job_title", "account"]}),
+        (None, {"fields": ["first_name", "last_name", "email", "phone", "job_title", "account",
+                           "read_version"]}),
         ("Pipeline", {"fields": ["owner", "stage", "score", "deal_amount", "closed_at",
                                  "exit_reason", "version"]}),
         ("Source", {"fields": ["channel", "campaign"]}),
@@ -97,7 +127,10 @@ class LeadAdmin(admin.ModelAdmin):
         try:
             if change:
                 with transaction.atomic():
-                    lead = lead_update(lead=obj, actor=request.user, data=data)
+                    lead = lead_update(
+                        lead=obj, actor=request.user, data=data,
+                        expected_version=form.cleaned_data.get("read_version"),
+                    )
                     if "owner" in form.changed_data:
                         lead_assign_owner(lead=lead, owner=form.cleaned_data["owner"],
                                           actor=request.user)
@@ -105,7 +138,7 @@ class LeadAdmin(admin.ModelAdmin):
                 owner = form.cleaned_data.get("owner")
                 lead = lead_create(actor=request.user, owner=owner, **data)
                 obj.pk = lead.pk
-        except (ValidationError, PermissionDenied) as exc:
+        except (ValidationError, PermissionDenied, LeadVersionConflict) as exc:
             # Raised after the form validated (a race); report it instead of a server error.
             raise PermissionDenied(str(exc)) from exc
 

@@ -39,7 +39,7 @@ class Account(models.Model):
 def _reached_dates_ordered() -> list[models.CheckConstraint]:
     """Each first-reached date is set only if the one before it is, and is never earlier."""
     checks = []
-    for earlier, later in zip(FUNNEL, FUNNEL[1:]):
+    for earlier, later in zip(FUNNEL, FUNNEL[1:], strict=False):
         e, la = REACHED_FIELD[earlier], REACHED_FIELD[later]
         checks.append(
             models.CheckConstraint(
@@ -174,7 +174,7 @@ class StageTransition(models.Model):
 
     lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="transitions")
     from_stage = models.CharField(
-        max_length=20, choices=Stage.choices, blank=True, help_text="Empty when the lead was created."
+        max_length=20, choices=Stage.choices, blank=True, help_text="Empty at the lead's creation."
     )
     to_stage = models.CharField(max_length=20, choices=Stage.choices)
     at = models.DateTimeField()
@@ -216,12 +216,6 @@ class StageTransition(models.Model):
     def __str__(self) -> str:
         return f"{self.from_stage or '∅'} → {self.to_stage}"
 
-    @property
-    def actor_label(self) -> str:
-        if self.actor_user_id:
-            return str(self.actor_user)
-        return SystemActor(self.actor_system).label
-
     def save(self, *args, **kwargs):
         if self.pk is not None and not kwargs.get("force_insert"):
             raise TypeError("Stage transitions are immutable.")
@@ -229,6 +223,12 @@ class StageTransition(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Stage transitions are immutable.")
+
+    @property
+    def actor_label(self) -> str:
+        if self.actor_user_id:
+            return str(self.actor_user)
+        return SystemActor(self.actor_system).label
 
 
 class ActivityType(models.TextChoices):

@@ -1,4 +1,4 @@
-"""Reads. Lead visibility is decided here, once, and every door (pages, API, admin, exports) asks."""
+"""Reads. Lead visibility is decided here, once; every door (pages, API, admin, exports) asks."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from .actors import Actor, actor_fields, is_user
 from .exceptions import LeadVersionConflict, LifecycleRuleError
-from .models import Activity, ActivityType, Lead, StageTransition
+from .models import Account, Activity, ActivityType, Lead, StageTransition
 from .selectors import lead_is_visible
 from .stages import (
     EXIT_FROM,
@@ -213,7 +213,7 @@ def lead_update(
     are not editable here: they change only through their own services."""
     unknown = set(data) - set(LEAD_EDITABLE_FIELDS)
     if unknown:
-        raise ValidationError({f: "This field cannot be changed here." for f in sorted(unknown)})
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed here."))
     locked = _lock(lead, actor, expected_version)
     changed = []
     for field, value in data.items():
@@ -234,7 +234,9 @@ def lead_update(
 
 
 @transaction.atomic
-def lead_assign_owner(*, lead: Lead, owner, actor: Actor, expected_version: int | None = None) -> Lead:
+def lead_assign_owner(
+    *, lead: Lead, owner, actor: Actor, expected_version: int | None = None
+) -> Lead:
     if is_user(actor) and not actor.has_perm("leads.reassign_lead"):
         raise PermissionDenied("You may not reassign leads.")
     locked = _lock(lead, actor, expected_version)
@@ -245,6 +247,35 @@ def lead_assign_owner(*, lead: Lead, owner, actor: Actor, expected_version: int 
     locked.save(update_fields=["owner", "version", "updated_at"])
     _refresh_callers_copy(lead, locked)
     return locked
+
+
+# --- accounts -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def account_create(
+    *,
+    actor: Actor,
+    name: str,
+    domain: str = "",
+    industry: str = "",
+    employees: int | None = None,
+    country: str = "",
+    churned_at: datetime | None = None,
+) -> Account:
+    if is_user(actor) and not actor.has_perm("leads.add_account"):
+        raise PermissionDenied("You may not create accounts.")
+    account = Account(
+        name=name.strip(),
+        domain=domain.strip().lower(),
+        industry=industry,
+        employees=employees,
+        country=country.upper(),
+        churned_at=churned_at,
+    )
+    account.full_clean()
+    account.save(force_insert=True)
+    return account
 
 
 # --- the lifecycle ------------------------------------------------------------------------------

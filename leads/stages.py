@@ -1,7 +1,7 @@
 """The lifecycle's vocabulary: stages, their order, and which moves exist.
 
-PRODUCT.md, "The lifecycle": lead -> mql -> sql -> opportunity -> won, with the exits lost (after sql
-or opportunity) and disqualified (from lead, mql or sql).
+PRODUCT.md, "The lifecycle": lead -> mql -> sql -> opportunity -> won, with the exits lost
+(after sql or opportunity) and disqualified (from lead, mql or sql).
 """
 
 from django.db import models

@@ -4,6 +4,7 @@ from .base import *  # noqa: F403
 from .base import BASE_DIR, DATABASES, REST_FRAMEWORK, env
 
 DEBUG = False
+WHITENOISE_AUTOREFRESH = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # A file, not ":memory:", so that threads and a separate Celery worker process see the same test
@@ -15,7 +16,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_RATES": {"anon": "10000/minute", "user": "10000/minute"},
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": "10000/minute",
+        "user": "10000/minute",
+        "auth": "10000/minute",
+    },
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True

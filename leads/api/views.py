@@ -84,8 +84,8 @@ class LeadViewSet(
         request=LeadMoveSerializer,
         responses={
             200: LeadSerializer,
-            400: OpenApiResponse(LifecycleErrorSerializer, description="A lifecycle rule forbids it."),
-            409: OpenApiResponse(ConflictErrorSerializer, description="The lead changed meanwhile."),
+            400: OpenApiResponse(LifecycleErrorSerializer, description="A rule forbids it."),
+            409: OpenApiResponse(ConflictErrorSerializer, description="The lead changed."),
         },
     )
     @action(detail=True, methods=["post"])

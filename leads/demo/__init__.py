@@ -1,7 +1,9 @@
-"""Demo data for `manage.py seed_demo`: a pure, seeded plan (plan.py) built from small hard-coded
-word lists (vocabulary.py). The command writes the plan through the lead services."""
+"""Demo data for `manage.py seed_demo`: a pure, seeded plan (plan.py, history.py) of plain records
+(records.py) built from small hard-coded word lists (vocabulary.py). The command writes the plan
+through the lead services."""
 
-from .plan import (
+from .plan import demo_anchor, demo_plan
+from .records import (
     DEMO,
     OWNER,
     AccountPlan,
@@ -10,8 +12,6 @@ from .plan import (
     DemoPlan,
     LeadPlan,
     MovePlan,
-    demo_anchor,
-    demo_plan,
 )
 from .vocabulary import DEMO_USERS, DemoUser
 

@@ -87,7 +87,7 @@ class Migration(migrations.Migration):
             name='StageTransition',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_stage', models.CharField(blank=True, choices=[('lead', 'Lead'), ('mql', 'MQL'), ('sql', 'SQL'), ('opportunity', 'Opportunity'), ('won', 'Won'), ('lost', 'Lost'), ('disqualified', 'Disqualified')], help_text='Empty when the lead was created.', max_length=20)),
+                ('from_stage', models.CharField(blank=True, choices=[('lead', 'Lead'), ('mql', 'MQL'), ('sql', 'SQL'), ('opportunity', 'Opportunity'), ('won', 'Won'), ('lost', 'Lost'), ('disqualified', 'Disqualified')], help_text="Empty at the lead's creation.", max_length=20)),
                 ('to_stage', models.CharField(choices=[('lead', 'Lead'), ('mql', 'MQL'), ('sql', 'SQL'), ('opportunity', 'Opportunity'), ('won', 'Won'), ('lost', 'Lost'), ('disqualified', 'Disqualified')], max_length=20)),
                 ('at', models.DateTimeField()),
                 ('actor_system', models.CharField(blank=True, choices=[('scoring', 'Scoring'), ('import', 'Import'), ('api', 'API client'), ('demo', 'Demo data'), ('system', 'System')], max_length=20)),

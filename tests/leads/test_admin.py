@@ -376,6 +376,25 @@ def test_editing_a_leads_email_in_the_admin_saves_it_and_bumps_version(client, a
     assert lead.transitions.count() == 2
 
 
+def test_admin_refuses_to_overwrite_a_change_made_meanwhile(client, admin_user, lead):
+    # given: the admin opens the form, then a rep changes the lead through the API's service
+    from leads.services import lead_update
+
+    client.force_login(admin_user)
+    data = form_data(client.get(change_url(lead)).content.decode(), "lead_form")
+    lead_update(lead=lead, actor=lead.owner, data={"job_title": "VP Sales"})
+
+    # when: the admin saves the stale form
+    data["phone"] = "+1 555 0100"
+    response = client.post(change_url(lead), data)
+
+    # then: the form says so and the rep's change survives
+    assert response.status_code == 200
+    assert "Someone else changed this lead" in response.content.decode()
+    lead.refresh_from_db()
+    assert (lead.job_title, lead.phone) == ("VP Sales", "")
+
+
 def test_admin_refuses_an_email_taken_by_another_lead(client, admin_user, lead, lead_factory):
     client.force_login(admin_user)
     lead_factory(email="taken@example.com")
@@ -434,6 +453,19 @@ def test_lead_cannot_be_deleted_in_the_admin(client, admin_user, lead):
 
     assert get.status_code == 403
     assert post.status_code == 403
+    assert Lead.objects.filter(pk=lead.pk).exists()
+
+
+def test_bulk_delete_action_is_not_offered_for_leads(client, admin_user, lead):
+    client.force_login(admin_user)
+
+    page = client.get(CHANGELIST)
+    response = client.post(
+        CHANGELIST, {"action": "delete_selected", "_selected_action": [lead.pk], "post": "yes"}
+    )
+
+    assert "delete_selected" not in page.content.decode()
+    assert response.status_code in (200, 302)
     assert Lead.objects.filter(pk=lead.pk).exists()
 
 

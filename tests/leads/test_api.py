@@ -75,7 +75,8 @@ def test_token_endpoint_refuses_a_wrong_password(rep):
 def test_api_refuses_a_caller_without_credentials(lead):
     response = APIClient().get(LEADS_URL)
 
-    assert response.status_code in (401, 403)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
     assert "results" not in response.json()
 
 
@@ -85,7 +86,18 @@ def test_api_refuses_a_bogus_token(lead):
 
     response = client.get(LEADS_URL)
 
+    assert response.status_code == 401
+
+
+def test_a_deactivated_users_token_stops_working(rep, lead, api_as):
+    client = api_as(rep)
+    rep.is_active = False
+    rep.save(update_fields=["is_active"])
+
+    response = client.get(LEADS_URL)
+
     assert response.status_code in (401, 403)
+    assert "results" not in response.json()
 
 
 def _session_client(user):
@@ -277,6 +289,13 @@ def test_rep_reads_their_own_lead(rep, lead, api_as):
     assert body["owner"] == rep.pk
     assert body["owner_username"] == "rep1"
     assert body["stage"] == "lead"
+
+
+def test_leads_cannot_be_deleted_through_the_api(manager, lead, api_as):
+    response = api_as(manager).delete(detail_url(lead))
+
+    assert response.status_code == 405
+    assert Lead.objects.filter(pk=lead.pk).exists()
 
 
 # --- create --------------------------------------------------------------------------------------
@@ -604,3 +623,21 @@ def test_api_docs_page_loads_without_any_cdn(rep, client):
         assert cdn not in html
     external = re.findall(r"""(?:src|href)=["'](https?://[^"']+)""", html)
     assert external == []
+
+
+def test_token_endpoint_limits_password_guessing(rep, monkeypatch):
+    # given: a rate of 3 a minute for the token endpoint (the "auth" scope)
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    cache.clear()
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"auth": "3/minute"})
+    client = APIClient()
+
+    # when: a fourth guess within the minute
+    guesses = [{"username": "rep1", "password": f"guess{i}"} for i in range(4)]
+    codes = [client.post("/api/v1/auth/token/", g).status_code for g in guesses]
+
+    # then: it is refused with a time to wait, before the password is even checked
+    assert codes == [400, 400, 400, 429]
+    cache.clear()

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -54,7 +54,7 @@ def test_create_starts_in_lead_with_entry_transition_and_owner(rep):
 def test_email_is_unique_case_insensitively(rep, lead_factory):
     lead_factory(email="jane@example.com", owner=rep)
 
-    with pytest.raises(Exception) as excinfo:
+    with pytest.raises(ValidationError) as excinfo:
         lead_create(actor=rep, email="JANE@example.COM")
 
     assert "email" in excinfo.value.message_dict
@@ -308,7 +308,7 @@ def test_stale_version_raises_conflict_and_changes_nothing(lead, rep):
 
 
 def test_update_refuses_lifecycle_fields(lead, rep):
-    with pytest.raises(Exception) as excinfo:
+    with pytest.raises(ValidationError) as excinfo:
         lead_update(lead=lead, actor=rep, data={"stage": "won", "became_won_at": timezone.now()})
 
     assert set(excinfo.value.message_dict) == {"stage", "became_won_at"}
