@@ -104,6 +104,12 @@ class Lead(models.Model):
         max_length=500, blank=True, help_text="Why the lead was lost or disqualified."
     )
     deal_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    ready_for_sales_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the score reached the SQL threshold, for a rep to accept.",
+    )
+    scored_at = models.DateTimeField(null=True, blank=True)
 
     # Optimistic concurrency: every write bumps it; a writer that read an older one gets a conflict.
     version = models.PositiveIntegerField(default=1)
@@ -274,3 +280,18 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} · {self.at:%Y-%m-%d}"
+
+
+# Scoring's models live in their own module; importing them here registers them with the app.
+from .scoring.models import (  # noqa: E402
+    LeadScoreItem,
+    RescoreRun,
+    ScoringRule,
+    ScoringSettings,
+    ScoringSettingsChange,
+)
+
+__all__ = [
+    "Account", "Activity", "ActivityType", "Lead", "LeadScoreItem", "RescoreRun", "ScoringRule",
+    "ScoringSettings", "ScoringSettingsChange", "StageTransition",
+]

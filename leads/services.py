@@ -14,10 +14,11 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import F, Max, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .actors import Actor, actor_fields, is_user
+from .actors import Actor, SystemActor, actor_fields, is_user
 from .exceptions import LeadVersionConflict, LifecycleRuleError
 from .models import Account, Activity, ActivityType, Lead, StageTransition
 from .selectors import lead_is_visible
@@ -46,6 +47,10 @@ LEAD_EDITABLE_FIELDS = (
     "campaign",
     "deal_amount",
 )
+
+
+# Fields that fit rules read: changing one rescores the lead.
+FIT_FIELDS = {"job_title", "email", "account", "channel"}
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -202,6 +207,7 @@ def lead_create(
             raise ValidationError({"email": "A lead with this email already exists."}) from exc
         raise
     _write_transition(lead=lead, from_stage="", to_stage=Stage.LEAD, at=at, actor=actor)
+    _rescore(lead)
     return lead
 
 
@@ -229,6 +235,8 @@ def lead_update(
         _check_email_free(locked.email, exclude_pk=locked.pk)
     locked.version += 1
     locked.save(update_fields=[*changed, "version", "updated_at"])
+    if set(changed) & FIT_FIELDS:
+        _rescore(locked)
     _refresh_callers_copy(lead, locked)
     return locked
 
@@ -402,6 +410,45 @@ def lead_move_to_stage(
     return locked
 
 
+@transaction.atomic
+def leads_promote(
+    *, lead_ids, from_stages, to_stage: str, actor: SystemActor, at: datetime
+) -> list[int]:
+    """Automatic forward move of many leads at once (scoring), under the same rules as a forward
+    `lead_move_to_stage`: skipped stages are stamped with `at`, first-reached dates are never
+    overwritten, and each promoted lead gets exactly one StageTransition.
+
+    Only leads still in `from_stages` are moved, re-checked under row locks, so a second run (or a
+    concurrent one) promotes nobody twice. Returns the ids promoted.
+    """
+    target = Stage(to_stage)
+    if any(funnel_index(s) >= funnel_index(target) for s in from_stages):
+        raise LifecycleRuleError("automatic_moves_forward_only", "Automatic moves only go forward.")
+    rows = list(
+        Lead.objects.select_for_update()
+        .filter(pk__in=list(lead_ids), stage__in=list(from_stages))
+        .order_by("pk")
+        .values_list("pk", "stage")
+    )
+    if not rows:
+        return []
+    ids = [pk for pk, _ in rows]
+    stamps = {
+        REACHED_FIELD[s]: Coalesce(F(REACHED_FIELD[s]), Value(at))
+        for s in FUNNEL[: funnel_index(target) + 1]
+    }
+    Lead.objects.filter(pk__in=ids).update(
+        stage=target, version=F("version") + 1, updated_at=timezone.now(), **stamps
+    )
+    StageTransition.objects.bulk_create(
+        StageTransition(
+            lead_id=pk, from_stage=stage, to_stage=target, at=at, **actor_fields(actor)
+        )
+        for pk, stage in rows
+    )
+    return ids
+
+
 def lead_mark_lost(*, lead: Lead, reason: str, actor: Actor, note: str = "", **kwargs) -> Lead:
     return lead_move_to_stage(
         lead=lead, to_stage=Stage.LOST, actor=actor, note=note, reason=reason, **kwargs
@@ -443,4 +490,11 @@ def activity_create(
     fields = actor_fields(actor)
     activity = Activity(lead=lead, type=type, at=at, payload=payload or {}, **fields)
     activity.save(force_insert=True)
+    _rescore(lead)
     return activity
+
+
+def _rescore(lead: Lead) -> None:
+    from .scoring.services import lead_rescore
+
+    lead_rescore(lead=lead)

@@ -1,0 +1,204 @@
+"""Writes of scoring: rules and settings (which start a background rescore), scores and their
+breakdowns, and the automatic forward moves that thresholds cause."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.forms.models import model_to_dict
+from django.utils import timezone
+
+from ..actors import Actor, SystemActor, is_user
+from ..models import Lead
+from ..services import leads_promote
+from ..stages import Stage
+from .engine import scores_compute
+from .models import LeadScoreItem, RescoreRun, ScoringRule, ScoringSettings, ScoringSettingsChange
+
+SETTINGS_FIELDS = ("mql_threshold", "sql_threshold", "sql_auto_promote", "half_life_days")
+BATCH_SIZE = 2000
+
+
+def scoring_settings_get() -> ScoringSettings:
+    settings, _ = ScoringSettings.objects.get_or_create(pk=1)
+    return settings
+
+
+def _ensure_admin(actor: Actor) -> None:
+    if is_user(actor) and not actor.has_perm("leads.change_scoringrule"):
+        raise PermissionDenied("Only admins configure scoring.")
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def scoring_settings_update(*, actor: Actor, **changes) -> ScoringSettings:
+    """Change thresholds or decay; keeps the history and rescores every lead in the background."""
+    _ensure_admin(actor)
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ValueError(f"Unknown scoring settings: {sorted(unknown)}")
+    settings = ScoringSettings.objects.select_for_update().get(pk=scoring_settings_get().pk)
+    before = model_to_dict(settings, fields=SETTINGS_FIELDS)
+    for name, value in changes.items():
+        setattr(settings, name, value)
+    settings.full_clean()
+    after = model_to_dict(settings, fields=SETTINGS_FIELDS)
+    if after == before:
+        return settings
+    settings.save(update_fields=[*changes, "updated_at"])
+    ScoringSettingsChange.objects.create(
+        changed_by=actor if is_user(actor) else None, before=before, after=after
+    )
+    rescore_run_request(reason="scoring settings changed")
+    return settings
+
+
+@transaction.atomic
+def scoring_rule_save(*, actor: Actor, rule: ScoringRule) -> ScoringRule:
+    """Create or change a rule; every lead is rescored in the background."""
+    _ensure_admin(actor)
+    rule.full_clean()
+    rule.save()
+    rescore_run_request(reason=f"rule '{rule.name}' saved")
+    return rule
+
+
+@transaction.atomic
+def scoring_rule_delete(*, actor: Actor, rule: ScoringRule) -> None:
+    _ensure_admin(actor)
+    name = rule.name
+    rule.delete()
+    rescore_run_request(reason=f"rule '{name}' deleted")
+
+
+# --- scores -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def leads_rescore(*, lead_ids: Iterable[int], now: datetime | None = None) -> int:
+    """Recompute the scores and breakdowns of these leads, then apply the thresholds.
+
+    Idempotent: the breakdown is replaced, not added to, and promotions only move leads still
+    below the target stage. Returns how many leads were promoted.
+    """
+    now = now or timezone.now()
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return 0
+    settings = scoring_settings_get()
+    rules = list(ScoringRule.objects.filter(active=True))
+    breakdown = scores_compute(
+        lead_ids=ids, rules=rules, half_life_days=settings.half_life_days, now=now
+    )
+
+    LeadScoreItem.objects.filter(lead_id__in=ids).delete()
+    LeadScoreItem.objects.bulk_create(
+        LeadScoreItem(lead_id=pk, rule_id=item.rule_id, points=item.points, count=item.count)
+        for pk, items in breakdown.items()
+        for item in items
+    )
+    scores = {pk: sum(item.points for item in items) for pk, items in breakdown.items()}
+    leads = list(Lead.objects.filter(pk__in=ids).only("pk", "score", "stage"))
+    for lead in leads:
+        lead.score = scores[lead.pk]
+        lead.scored_at = now
+    # Only these columns are written, so a concurrent edit of a lead's other fields is never lost.
+    Lead.objects.bulk_update(leads, ["score", "scored_at"], batch_size=1000)
+    return _thresholds_apply(leads=leads, settings=settings, now=now)
+
+
+def _thresholds_apply(*, leads: list[Lead], settings: ScoringSettings, now: datetime) -> int:
+    """Scores move leads forward, never back."""
+    reach_sql = [ld.pk for ld in leads if ld.score >= settings.sql_threshold]
+    reach_mql = [ld.pk for ld in leads if ld.score >= settings.mql_threshold]
+    promoted = 0
+    if settings.sql_auto_promote:
+        promoted += len(
+            leads_promote(
+                lead_ids=reach_sql, from_stages=[Stage.LEAD, Stage.MQL], to_stage=Stage.SQL,
+                actor=SystemActor.SCORING, at=now,
+            )
+        )
+    promoted += len(
+        leads_promote(
+            lead_ids=reach_mql, from_stages=[Stage.LEAD], to_stage=Stage.MQL,
+            actor=SystemActor.SCORING, at=now,
+        )
+    )
+    if reach_sql and not settings.sql_auto_promote:
+        Lead.objects.filter(
+            pk__in=reach_sql, stage=Stage.MQL, ready_for_sales_at__isnull=True
+        ).update(ready_for_sales_at=now)
+    return promoted
+
+
+def lead_rescore(*, lead: Lead, now: datetime | None = None) -> Lead:
+    leads_rescore(lead_ids=[lead.pk], now=now)
+    lead.refresh_from_db()
+    return lead
+
+
+# --- background rescoring -----------------------------------------------------------------------
+
+
+def rescore_run_request(*, reason: str) -> RescoreRun:
+    """Queue a rescore of every lead, after the current transaction commits. A run already queued
+    and not started yet covers this request too."""
+    from ..tasks import rescore_run_task
+
+    pending = RescoreRun.objects.filter(status=RescoreRun.Status.QUEUED).first()
+    if pending:
+        return pending
+    run = RescoreRun.objects.create(reason=reason[:200])
+    transaction.on_commit(lambda: rescore_run_task.delay(run.pk))
+    return run
+
+
+def rescore_run_execute(
+    *, run_id: int, batch_size: int = BATCH_SIZE, progress: Callable[[int, int], None] | None = None
+) -> RescoreRun:
+    """Rescore every lead in batches, recording progress after each. Safe to run twice or twice
+    at once: only one execution claims a queued run; the others return it untouched."""
+    with transaction.atomic():
+        run = RescoreRun.objects.select_for_update().get(pk=run_id)
+        if run.status != RescoreRun.Status.QUEUED:
+            return run
+        now = timezone.now()
+        run.status, run.started_at = RescoreRun.Status.RUNNING, now
+        run.total, run.done, run.promoted = Lead.objects.count(), 0, 0
+        run.save(update_fields=["status", "started_at", "total", "done", "promoted"])
+    try:
+        last_pk = 0
+        while True:
+            ids = list(
+                Lead.objects.filter(pk__gt=last_pk)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            promoted = leads_rescore(lead_ids=ids, now=now)
+            last_pk = ids[-1]
+            run.done += len(ids)
+            run.total = max(run.total, run.done)  # leads created during the run
+            run.promoted += promoted
+            run.save(update_fields=["done", "total", "promoted"])
+            if progress:
+                progress(run.done, run.total)
+    except Exception as exc:
+        run.status, run.error, run.finished_at = RescoreRun.Status.FAILED, repr(exc), timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        raise
+    run.status, run.finished_at = RescoreRun.Status.DONE, timezone.now()
+    run.save(update_fields=["status", "finished_at"])
+    return run
+
+
+def rescore_run_latest() -> RescoreRun | None:
+    return RescoreRun.objects.order_by("-requested_at", "-id").first()
+
