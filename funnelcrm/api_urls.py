@@ -3,6 +3,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 from rest_framework.throttling import ScopedRateThrottle
 
+from leads.api.scoring import RescoreRunViewSet
 from leads.api.views import LeadViewSet
 
 
@@ -16,6 +17,7 @@ class TokenObtainView(ObtainAuthToken):
 
 router = DefaultRouter()
 router.register("leads", LeadViewSet, basename="lead")
+router.register("scoring/rescores", RescoreRunViewSet, basename="rescore")
 
 urlpatterns = [
     path("auth/token/", TokenObtainView.as_view(), name="api-token"),

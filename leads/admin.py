@@ -6,6 +6,7 @@ from django.db import transaction
 
 from .exceptions import LeadVersionConflict, LifecycleRuleError
 from .models import Account, Activity, Lead, StageTransition
+from .scoring.admin import LeadScoreItemInline
 from .selectors import lead_scope
 from .services import (
     LEAD_EDITABLE_FIELDS,
@@ -90,19 +91,19 @@ class LeadAdmin(admin.ModelAdmin):
     list_select_related = ["owner", "account"]
     autocomplete_fields = ["account"]
     date_hierarchy = "became_lead_at"
-    inlines = [StageTransitionInline]
+    inlines = [LeadScoreItemInline, StageTransitionInline]
     action_form = LeadActionForm
     actions = ["move_to_stage"]
     readonly_fields = [
-        "stage", "score", "became_lead_at", "became_mql_at", "became_sql_at",
+        "stage", "score", "ready_for_sales_at", "became_lead_at", "became_mql_at", "became_sql_at",
         "became_opportunity_at", "became_won_at", "closed_at", "exit_reason", "version",
         "created_at", "updated_at",
     ]
     fieldsets = [
         (None, {"fields": ["first_name", "last_name", "email", "phone", "job_title", "account",
                            "read_version"]}),
-        ("Pipeline", {"fields": ["owner", "stage", "score", "deal_amount", "closed_at",
-                                 "exit_reason", "version"]}),
+        ("Pipeline", {"fields": ["owner", "stage", "score", "ready_for_sales_at", "deal_amount",
+                                 "closed_at", "exit_reason", "version"]}),
         ("Source", {"fields": ["channel", "campaign"]}),
         ("First reached", {"fields": ["became_lead_at", "became_mql_at", "became_sql_at",
                                       "became_opportunity_at", "became_won_at"]}),

@@ -18,10 +18,12 @@ _MARKETER = [
     *_REP,
     "leads.view_all_leads",
     "campaigns.add_campaign", "campaigns.change_campaign",
+    "leads.view_scoringrule", "leads.view_scoringsettings",
 ]
 _MANAGER = [
     *_MARKETER,
     "leads.move_lead_backward", "leads.reopen_lead", "leads.reassign_lead",
+    "leads.view_rescorerun",
 ]
 
 ROLE_PERMISSIONS = {
@@ -35,6 +37,7 @@ ROLE_PERMISSIONS = {
 def roles_sync(apps, schema_editor=None):
     """Create or update the role groups. Safe to run any number of times."""
     from django.contrib.auth.management import create_permissions
+    from django.db.models import Q
 
     for app_config in apps.get_app_configs():
         # Historical app configs (in migrations) have no models module, which create_permissions
@@ -53,10 +56,10 @@ def roles_sync(apps, schema_editor=None):
         if perms is None:
             group.permissions.set(Permission.objects.all())
             continue
-        wanted = []
+        # A permission of a model that a later migration creates is granted when that
+        # migration calls roles_sync again.
+        wanted = Q()
         for perm in perms:
             app_label, codename = perm.split(".")
-            wanted.append(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
-        group.permissions.set(wanted)
+            wanted |= Q(content_type__app_label=app_label, codename=codename)
+        group.permissions.set(Permission.objects.filter(wanted))

@@ -19,7 +19,11 @@ def lead_scope(user) -> Q:
 def lead_list(*, user, filters: dict | None = None) -> QuerySet[Lead]:
     from .filters import LeadFilter
 
-    qs = Lead.objects.filter(lead_scope(user)).select_related("owner", "account", "campaign")
+    qs = (
+        Lead.objects.filter(lead_scope(user))
+        .select_related("owner", "account", "campaign")
+        .prefetch_related("score_items__rule")
+    )
     if filters is not None:
         qs = LeadFilter(filters, queryset=qs).qs
     return qs

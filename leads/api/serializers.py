@@ -12,6 +12,14 @@ class AccountRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "domain"]
 
 
+class ScoreItemSerializer(serializers.Serializer):
+    rule_id = serializers.IntegerField()
+    rule = serializers.CharField(source="rule.name")
+    kind = serializers.CharField(source="rule.kind")
+    points = serializers.IntegerField()
+    count = serializers.IntegerField()
+
+
 class LeadSerializer(serializers.ModelSerializer):
     """A lead as clients read it. Stage, owner, score, version and the first-reached dates are
     read-only: they change only through the move, assign and scoring services."""
@@ -19,19 +27,25 @@ class LeadSerializer(serializers.ModelSerializer):
     owner = serializers.PrimaryKeyRelatedField(read_only=True)
     owner_username = serializers.CharField(source="owner.username", read_only=True, default=None)
     account = AccountRefSerializer(read_only=True)
+    score_breakdown = ScoreItemSerializer(
+        source="score_items", many=True, read_only=True,
+        help_text="The rules that fired and their points; they add up to the score.",
+    )
 
     class Meta:
         model = Lead
         fields = [
             "id", "first_name", "last_name", "email", "phone", "job_title",
-            "account", "owner", "owner_username", "stage", "score", "channel", "campaign",
+            "account", "owner", "owner_username", "stage", "score", "score_breakdown",
+            "ready_for_sales_at", "channel", "campaign",
             "became_lead_at", "became_mql_at", "became_sql_at", "became_opportunity_at",
             "became_won_at", "closed_at", "exit_reason", "deal_amount", "version",
             "created_at", "updated_at",
         ]
         read_only_fields = [
-            "stage", "score", "became_lead_at", "became_mql_at", "became_sql_at",
-            "became_opportunity_at", "became_won_at", "closed_at", "exit_reason", "version",
+            "stage", "score", "ready_for_sales_at", "became_lead_at", "became_mql_at",
+            "became_sql_at", "became_opportunity_at", "became_won_at", "closed_at", "exit_reason",
+            "version",
             "created_at", "updated_at",
         ]
 
