@@ -57,3 +57,11 @@ lock: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .broker .test-db*.sqlite3* .pytest_cache .ruff_cache staticfiles
+
+# Benchmarks: timing targets live here, not in tests. Runs on a throwaway PostgreSQL database.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/funnelcrm_bench
+bench: $(VENV)/.installed
+	$(PY) -c "import psycopg, sys; from urllib.parse import urlparse; u = urlparse('$(BENCH_DATABASE_URL)'); \
+	  c = psycopg.connect(host=u.hostname, port=u.port or 5432, user=u.username, password=u.password, dbname='postgres', autocommit=True); \
+	  c.execute('DROP DATABASE IF EXISTS ' + u.path[1:] + ' WITH (FORCE)'); c.execute('CREATE DATABASE ' + u.path[1:])"
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py bench_scoring $(BENCH_ARGS)

@@ -1,4 +1,5 @@
-"""Computing scores, set-based: a batch of leads costs two aggregate queries, whatever its size.
+"""Computing scores, set-based: a batch of leads costs one INSERT ... SELECT per rule and one
+UPDATE, whatever its size; no row passes through Python.
 
 Score = fit points + engagement points. An engagement activity is worth
 `points * 0.5 ** (age_days / half_life_days)`; a rule's total is capped (in absolute value) by its
@@ -9,16 +10,26 @@ its rounded points, and the score is their sum, so the breakdown always adds up 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Case, Count, F, FloatField, Func, IntegerField, Q, Sum, Value, When
-from django.db.models.functions import Greatest, Power
+from django.db import connection
+from django.db.models import (
+    Count,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Abs, Cast, Coalesce, Floor, Greatest, Least, Power, Sign
 
 from ..models import Activity, Lead
-from .models import FitField, Operator, RuleKind, ScoringRule
+from .models import FitField, LeadScoreItem, Operator, RuleKind, ScoringRule
 
 SECONDS_PER_DAY = 86400.0
 
@@ -83,65 +94,82 @@ def fit_condition(rule: ScoringRule) -> Q:
     return Q(pk__in=[])
 
 
-def round_points(value: float) -> int:
-    return int(Decimal(repr(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def _whole_points(expression):
+    """Round half away from zero, the same on PostgreSQL and SQLite (PostgreSQL's ROUND of a
+    float rounds half to even)."""
+    return Sign(expression) * Floor(Abs(expression) + Value(0.5))
 
 
-def capped(total: float, cap: int | None) -> float:
+def _capped(expression, cap: int | None):
     if cap is None:
-        return total
-    return max(-cap, min(cap, total))
+        return expression
+    return Greatest(Least(expression, Value(float(cap))), Value(float(-cap)))
 
 
-@dataclass(frozen=True)
-class ScoreItem:
-    rule_id: int
-    points: int
-    count: int
+def _fit_rows(rule: ScoringRule, lead_ids: list[int]) -> QuerySet:
+    return (
+        Lead.objects.filter(fit_condition(rule), pk__in=lead_ids)
+        .order_by()
+        .annotate(
+            c_lead=F("pk"),
+            c_rule=Value(rule.pk, output_field=IntegerField()),
+            c_points=Value(rule.points, output_field=IntegerField()),
+            c_count=Value(1, output_field=IntegerField()),
+        )
+        .values_list("c_lead", "c_rule", "c_points", "c_count")
+    )
 
 
-def scores_compute(
+def _engagement_rows(
+    rule: ScoringRule, lead_ids: list[int], half_life_days: int, now: datetime
+) -> QuerySet:
+    age_days = Greatest(
+        Value(now.timestamp(), output_field=FloatField()) - Epoch(F("at")),
+        Value(0.0, output_field=FloatField()),
+    ) / Value(SECONDS_PER_DAY)
+    decay = Power(Value(0.5, output_field=FloatField()), age_days / Value(float(half_life_days)))
+    total = Value(float(rule.points)) * Sum(decay, output_field=FloatField())
+    return (
+        Activity.objects.filter(lead_id__in=lead_ids, type=rule.activity_type, at__lte=now)
+        .order_by()
+        .values("lead_id")
+        .annotate(
+            c_lead=F("lead_id"),
+            c_rule=Value(rule.pk, output_field=IntegerField()),
+            c_points=Cast(_whole_points(_capped(total, rule.cap)), IntegerField()),
+            c_count=Count("id"),
+        )
+        .values_list("c_lead", "c_rule", "c_points", "c_count")
+    )
+
+
+def score_items_write(
     *, lead_ids: list[int], rules: list[ScoringRule], half_life_days: int, now: datetime
-) -> dict[int, list[ScoreItem]]:
-    """Each lead's breakdown. Two queries: one for every fit rule, one for every engagement rule."""
-    breakdown: dict[int, list[ScoreItem]] = {pk: [] for pk in lead_ids}
-    fit = [r for r in rules if r.kind == RuleKind.FIT]
-    engagement = [r for r in rules if r.kind == RuleKind.ENGAGEMENT]
+) -> None:
+    """Replace these leads' breakdown rows: one INSERT ... SELECT per rule, nothing in Python."""
+    LeadScoreItem.objects.filter(lead_id__in=lead_ids).delete()
+    table = connection.ops.quote_name(LeadScoreItem._meta.db_table)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(c) for c in ("lead_id", "rule_id", "points", "count"))
+    with connection.cursor() as cursor:
+        for rule in rules:
+            if rule.kind == RuleKind.FIT:
+                rows = _fit_rows(rule, lead_ids)
+            else:
+                rows = _engagement_rows(rule, lead_ids, half_life_days, now)
+            sql, params = rows.query.sql_with_params()
+            cursor.execute(f"INSERT INTO {table} ({columns}) {sql}", params)
 
-    if fit:
-        flags = {
-            f"r{r.pk}": Case(When(fit_condition(r), then=1), default=0, output_field=IntegerField())
-            for r in fit
-        }
-        rows = Lead.objects.filter(pk__in=lead_ids).annotate(**flags).values("pk", *flags)
-        for row in rows:
-            for r in fit:
-                if row[f"r{r.pk}"]:
-                    breakdown[row["pk"]].append(ScoreItem(r.pk, r.points, 1))
 
-    if engagement:
-        age_days = Greatest(
-            Value(now.timestamp(), output_field=FloatField()) - Epoch(F("at")),
-            Value(0.0, output_field=FloatField()),
-        ) / Value(SECONDS_PER_DAY)
-        decay = Power(
-            Value(0.5, output_field=FloatField()), age_days / Value(float(half_life_days))
-        )
-        rows = (
-            Activity.objects.filter(
-                lead_id__in=lead_ids,
-                type__in={r.activity_type for r in engagement},
-                at__lte=now,
-            )
-            .values("lead_id", "type")
-            .annotate(n=Count("id"), weight=Sum(decay, output_field=FloatField()))
-            .order_by()
-        )
-        by_type: dict[str, list[ScoringRule]] = defaultdict(list)
-        for r in engagement:
-            by_type[r.activity_type].append(r)
-        for row in rows:
-            for r in by_type[row["type"]]:
-                points = round_points(capped(r.points * row["weight"], r.cap))
-                breakdown[row["lead_id"]].append(ScoreItem(r.pk, points, row["n"]))
-    return breakdown
+def lead_scores_update(*, lead_ids: list[int], now: datetime) -> None:
+    """Each lead's score is the sum of its breakdown rows, so the two always agree."""
+    total = (
+        LeadScoreItem.objects.filter(lead_id=OuterRef("pk"))
+        .order_by()
+        .values("lead_id")
+        .annotate(total=Sum("points"))
+        .values("total")
+    )
+    Lead.objects.filter(pk__in=lead_ids).update(
+        score=Coalesce(Subquery(total, output_field=IntegerField()), Value(0)), scored_at=now
+    )

@@ -15,8 +15,8 @@ from ..actors import Actor, SystemActor, is_user
 from ..models import Lead
 from ..services import leads_promote
 from ..stages import Stage
-from .engine import scores_compute
-from .models import LeadScoreItem, RescoreRun, ScoringRule, ScoringSettings, ScoringSettingsChange
+from .engine import lead_scores_update, score_items_write
+from .models import RescoreRun, ScoringRule, ScoringSettings, ScoringSettingsChange
 
 SETTINGS_FIELDS = ("mql_threshold", "sql_threshold", "sql_auto_promote", "half_life_days")
 BATCH_SIZE = 2000
@@ -92,30 +92,18 @@ def leads_rescore(*, lead_ids: Iterable[int], now: datetime | None = None) -> in
         return 0
     settings = scoring_settings_get()
     rules = list(ScoringRule.objects.filter(active=True))
-    breakdown = scores_compute(
+    score_items_write(
         lead_ids=ids, rules=rules, half_life_days=settings.half_life_days, now=now
     )
-
-    LeadScoreItem.objects.filter(lead_id__in=ids).delete()
-    LeadScoreItem.objects.bulk_create(
-        LeadScoreItem(lead_id=pk, rule_id=item.rule_id, points=item.points, count=item.count)
-        for pk, items in breakdown.items()
-        for item in items
-    )
-    scores = {pk: sum(item.points for item in items) for pk, items in breakdown.items()}
-    leads = list(Lead.objects.filter(pk__in=ids).only("pk", "score", "stage"))
-    for lead in leads:
-        lead.score = scores[lead.pk]
-        lead.scored_at = now
-    # Only these columns are written, so a concurrent edit of a lead's other fields is never lost.
-    Lead.objects.bulk_update(leads, ["score", "scored_at"], batch_size=1000)
-    return _thresholds_apply(leads=leads, settings=settings, now=now)
+    lead_scores_update(lead_ids=ids, now=now)
+    return _thresholds_apply(lead_ids=ids, settings=settings, now=now)
 
 
-def _thresholds_apply(*, leads: list[Lead], settings: ScoringSettings, now: datetime) -> int:
+def _thresholds_apply(*, lead_ids: list[int], settings: ScoringSettings, now: datetime) -> int:
     """Scores move leads forward, never back."""
-    reach_sql = [ld.pk for ld in leads if ld.score >= settings.sql_threshold]
-    reach_mql = [ld.pk for ld in leads if ld.score >= settings.mql_threshold]
+    batch = Lead.objects.filter(pk__in=lead_ids)
+    reach_sql = list(batch.filter(score__gte=settings.sql_threshold).values_list("pk", flat=True))
+    reach_mql = list(batch.filter(score__gte=settings.mql_threshold).values_list("pk", flat=True))
     promoted = 0
     if settings.sql_auto_promote:
         promoted += len(
