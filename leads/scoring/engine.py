@@ -162,7 +162,8 @@ def score_items_write(
 
 
 def lead_scores_update(*, lead_ids: list[int], now: datetime) -> None:
-    """Each lead's score is the sum of its breakdown rows, so the two always agree."""
+    """Each lead's score is the sum of its breakdown rows, so the two always agree. Only rows
+    whose score changes are written (`scored_at` is when the score last changed)."""
     total = (
         LeadScoreItem.objects.filter(lead_id=OuterRef("pk"))
         .order_by()
@@ -170,6 +171,7 @@ def lead_scores_update(*, lead_ids: list[int], now: datetime) -> None:
         .annotate(total=Sum("points"))
         .values("total")
     )
-    Lead.objects.filter(pk__in=lead_ids).update(
-        score=Coalesce(Subquery(total, output_field=IntegerField()), Value(0)), scored_at=now
-    )
+    new_score = Coalesce(Subquery(total, output_field=IntegerField()), Value(0))
+    Lead.objects.filter(pk__in=lead_ids).alias(new_score=new_score).exclude(
+        score=F("new_score")
+    ).update(score=new_score, scored_at=now)

@@ -87,7 +87,14 @@ def leads_rescore(*, lead_ids: Iterable[int], now: datetime | None = None) -> in
     below the target stage. Returns how many leads were promoted.
     """
     now = now or timezone.now()
-    ids = sorted(set(lead_ids))
+    # Concurrent rescores of the same leads take turns: lock the rows first, always in pk order,
+    # so that the second one replaces the first one's breakdown instead of colliding with it.
+    ids = list(
+        Lead.objects.select_for_update()
+        .filter(pk__in=set(lead_ids))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     if not ids:
         return 0
     settings = scoring_settings_get()
