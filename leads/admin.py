@@ -208,13 +208,18 @@ class ActivityAdmin(admin.ModelAdmin):
     list_filter = ["type"]
     search_fields = ["lead__email"]
     list_select_related = ["lead", "actor_user"]
-    raw_id_fields = ["lead"]
+    autocomplete_fields = ["lead"]
     date_hierarchy = "at"
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(
             lead__in=Lead.objects.filter(lead_scope(request.user))
         )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "lead":
+            kwargs["queryset"] = Lead.objects.filter(lead_scope(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_change_permission(self, request, obj=None):
         return False  # activities are facts; log a new one instead

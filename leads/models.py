@@ -200,6 +200,7 @@ class StageTransition(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        base_manager_name = "objects"  # related managers and cascades refuse bulk deletes too
         constraints = [
             models.CheckConstraint(
                 condition=Q(to_stage__in=Stage.values), name="transition_to_stage_valid"

@@ -11,6 +11,8 @@ def lead_scope(user) -> Q:
     """The leads a user may see and work on: their own, or all with `leads.view_all_leads`."""
     if user is None or not user.is_authenticated or not user.is_active:
         return Q(pk__in=[])
+    if not user.has_perm("leads.view_lead"):
+        return Q(pk__in=[])
     if user.has_perm("leads.view_all_leads"):
         return Q()
     return Q(owner=user)

@@ -314,6 +314,10 @@ def _check_move(
                 "reopen_requires_manager",
                 f"Only a manager can reopen a {from_stage.label.lower()} lead.",
             )
+        if not note.strip():
+            raise LifecycleRuleError(
+                "reopen_requires_note", "Reopening a closed lead needs a note saying why."
+            )
         return "reopen"
 
     if to_stage in EXIT_STAGES:
@@ -364,7 +368,8 @@ def lead_move_to_stage(
     - First-reached dates are written once and never overwritten or erased.
     - Backward moves need `leads.move_lead_backward` and a note.
     - lost (from sql or opportunity) and disqualified (from lead, mql or sql) need a reason.
-    - won, lost and disqualified leads are reopened only with `leads.reopen_lead` (managers).
+    - won, lost and disqualified leads are reopened only with `leads.reopen_lead` (managers),
+      with a note, to an open stage; a stage never reached before is stamped as on a forward move.
     - A stale `expected_version` raises LeadVersionConflict and changes nothing.
 
     Writes exactly one StageTransition and returns the updated lead.
@@ -380,7 +385,9 @@ def lead_move_to_stage(
     from_stage = locked.stage
     changed = ["stage"]
     locked.stage = target
-    if kind == "forward":
+    if kind in ("forward", "reopen"):
+        # A reopen to a stage the lead never reached (disqualified from lead, reopened to sql)
+        # reaches it now: stamp it and the stages before it, as a forward move would.
         for stage in FUNNEL[: funnel_index(target) + 1]:
             field = REACHED_FIELD[stage]
             if getattr(locked, field) is None:

@@ -39,7 +39,7 @@ def test_every_settings_module_reads_the_environment(module):
         "TIME_ZONE": "Europe/Berlin",
         "CELERY_BROKER_URL": "redis://cache.internal:6379/2",
         "DJANGO_ALLOWED_HOSTS": "crm.example.com,crm2.example.com",
-        "DJANGO_DEBUG": "false",
+        "DJANGO_DEBUG": "true",
     }
 
     got = _settings_in_subprocess(
@@ -53,7 +53,7 @@ def test_every_settings_module_reads_the_environment(module):
     assert got["TIME_ZONE"] == got["CELERY_TIMEZONE"] == "Europe/Berlin"
     assert got["CELERY_BROKER_URL"] == "redis://cache.internal:6379/2"
     assert got["ALLOWED_HOSTS"] == "['crm.example.com', 'crm2.example.com']"
-    assert got["DEBUG"] == "False"
+    assert got["DEBUG"] == "True"
     assert got["SECRET_KEY"] == PRODUCTION_ENV["DJANGO_SECRET_KEY"]
 
 

@@ -3,7 +3,7 @@
 from .base import *  # noqa: F403
 from .base import BASE_DIR, DATABASES, REST_FRAMEWORK, env
 
-DEBUG = False
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 WHITENOISE_AUTOREFRESH = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

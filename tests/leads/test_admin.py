@@ -273,7 +273,9 @@ def test_lead_change_page_shows_the_transitions_inline(client, admin_user, lead)
     html = response.content.decode()
     assert "Stage transitions" in html
     assert "asked for the pricing sheet" in html
-    (inline,) = response.context["inline_admin_formsets"]
+    inline = next(
+        i for i in response.context["inline_admin_formsets"] if i.opts.model is StageTransition
+    )
     assert len(list(inline)) == 2
     assert not inline.has_add_permission
     assert not inline.has_change_permission
@@ -485,3 +487,23 @@ def test_marketer_staff_sees_every_lead(client, pipeline):
     response = client.get(CHANGELIST)
 
     assert listed_emails(response) == {"mql@example.com", "fresh@example.com", "theirs@example.com"}
+
+
+def test_activity_form_does_not_reveal_another_reps_lead(client, staff_rep, other_rep,
+                                                         lead_factory):
+    # given: a lead of another rep, whose name must stay hidden
+    secret = lead_factory(owner=other_rep, first_name="Secret", last_name="Person")
+    client.force_login(staff_rep)
+
+    # when: the rep posts an activity for it by id
+    response = client.post(
+        "/admin/leads/activity/add/",
+        {"lead": secret.pk, "type": "call", "at_0": "2026-01-01", "at_1": "10:00", "payload": "{}"},
+    )
+
+    # then: the id is refused like one that does not exist, and the name is not shown
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Secret Person" not in body
+    assert "Select a valid choice" in body
+    assert not secret.activities.exists()

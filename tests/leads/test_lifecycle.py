@@ -112,12 +112,13 @@ def test_first_reached_dates_are_never_overwritten(lead, manager):
     lead_move_to_stage(lead=lead, to_stage="sql", actor=manager, at=first_sql)
     lead_move_to_stage(lead=lead, to_stage="mql", actor=manager, note="not ready", at=_at(8))
 
-    lead_move_to_stage(lead=lead, to_stage="opportunity", actor=manager, at=_at(5))
+    opportunity_at = _at(5)
+    lead_move_to_stage(lead=lead, to_stage="opportunity", actor=manager, at=opportunity_at)
 
     lead.refresh_from_db()
     assert lead.became_mql_at == first_sql
     assert lead.became_sql_at == first_sql  # not restamped by the second pass through sql
-    assert lead.became_opportunity_at == _dates(lead)[3]
+    assert lead.became_opportunity_at == opportunity_at
 
 
 # --- backward moves -----------------------------------------------------------------------------
@@ -239,7 +240,7 @@ def test_reopen_keeps_won_date(lead, manager):
     won_at = _at(2)
     lead_move_to_stage(lead=lead, to_stage="won", actor=manager, at=won_at)
 
-    lead_reopen(lead=lead, to_stage="opportunity", actor=manager)
+    lead_reopen(lead=lead, to_stage="opportunity", actor=manager, note="deal revived")
 
     lead.refresh_from_db()
     assert lead.became_won_at == won_at
@@ -257,7 +258,7 @@ def test_closed_lead_cannot_jump_to_another_terminal_stage(lead, manager):
 
 def test_reopen_of_an_open_lead_is_refused(lead, manager):
     with pytest.raises(LifecycleRuleError) as excinfo:
-        lead_reopen(lead=lead, to_stage="mql", actor=manager)
+        lead_reopen(lead=lead, to_stage="mql", actor=manager, note="x")
 
     assert excinfo.value.rule == "not_closed"
 
@@ -348,3 +349,55 @@ def test_database_enforces_first_reached_order(lead):
 def test_database_refuses_a_stage_without_its_date(lead):
     with pytest.raises(IntegrityError), transaction.atomic():
         Lead.objects.filter(pk=lead.pk).update(stage="sql")
+
+
+def test_reopen_needs_a_note(lead, manager):
+    lead_disqualify(lead=lead, reason="Not in target market", actor=manager, at=_at(2))
+
+    with pytest.raises(LifecycleRuleError) as excinfo:
+        lead_reopen(lead=lead, to_stage="lead", actor=manager, note=" ")
+
+    assert excinfo.value.rule == "reopen_requires_note"
+    lead.refresh_from_db()
+    assert lead.stage == "disqualified"
+
+
+@pytest.mark.parametrize(
+    ("closed_from", "terminal", "reopen_to"),
+    [
+        ("lead", "disqualified", "sql"),
+        ("mql", "disqualified", "opportunity"),
+        ("sql", "lost", "opportunity"),
+        ("opportunity", "lost", "opportunity"),
+        ("sql", "won", "mql"),
+    ],
+)
+def test_reopen_to_a_stage_never_reached_stamps_it(lead, manager, closed_from, terminal, reopen_to):
+    # given: a lead closed from some stage
+    if closed_from != "lead":
+        lead_move_to_stage(lead=lead, to_stage=closed_from, actor=manager, at=_at(5))
+    lead_move_to_stage(lead=lead, to_stage=terminal, actor=manager, reason="why", at=_at(4))
+    before = _dates(lead)
+    reopen_at = _at(1)
+
+    # when: a manager reopens it, perhaps further down the funnel than it ever got
+    reopened = lead_reopen(lead=lead, to_stage=reopen_to, actor=manager, note="back", at=reopen_at)
+
+    # then: it is there, every stage up to it has a date, and no earlier date changed
+    after = _dates(lead)
+    assert reopened.stage == reopen_to
+    for i, (old, new) in enumerate(zip(before, after, strict=True)):
+        if old is not None:
+            assert new == old
+        elif i <= ["lead", "mql", "sql", "opportunity", "won"].index(reopen_to):
+            assert new == reopen_at
+    assert lead.transitions.first().note == "back"
+
+
+def test_history_cannot_be_bulk_deleted_through_a_related_manager(lead):
+    with pytest.raises(TypeError):
+        StageTransition._base_manager.filter(lead=lead).delete()
+    with pytest.raises(TypeError):
+        lead.transitions.all().delete()
+
+    assert lead.transitions.count() == 1

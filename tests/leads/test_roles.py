@@ -156,3 +156,13 @@ def test_lead_list_applies_filters_within_the_scope(rep, other_rep, leads_of_two
     assert [lead.email for lead in lead_list(user=rep, filters={"q": "MINE"})] == [
         "mine@example.com"
     ]
+
+
+def test_a_user_without_any_role_sees_no_leads_even_their_own(lead_factory):
+    from leads.selectors import lead_list
+    from tests.factories import UserFactory
+
+    nobody = UserFactory(username="norole")
+    lead_factory(owner=nobody)
+
+    assert list(lead_list(user=nobody)) == []

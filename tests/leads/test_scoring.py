@@ -1,5 +1,5 @@
-"""Lead scoring (issue 3, PRODUCT.md "Lead scoring"), through the public services: fit rules on every
-field and operator, decaying and capped engagement, thresholds that only move leads forward,
+"""Lead scoring (issue 3, PRODUCT.md "Lead scoring"), through the public services: fit rules on
+every field and operator, decaying and capped engagement, thresholds that only move leads forward,
 idempotent and concurrent rescoring, the background rescore with its progress, and a breakdown
 that always adds up to the score.
 
@@ -55,13 +55,13 @@ def days_ago(days: float) -> datetime:
 
 
 @pytest.fixture
-def make_lead(rep):
+def make_lead(lead_factory, rep):
     """A lead created a year before FIXED_NOW, so that scoring may promote it at FIXED_NOW."""
 
     def make(**kwargs):
         kwargs.setdefault("owner", rep)
         kwargs.setdefault("at", CREATED_AT)
-        return LeadFactory(**kwargs)
+        return lead_factory(**kwargs)
 
     return make
 
@@ -307,12 +307,24 @@ def test_activities_after_now_and_unscored_types_do_not_count(make_lead, engagem
     lead = make_lead()
     add_activities(lead, "demo_requested", 0)
     add_activities(lead, "call", 0, 1)  # no rule for calls
-    activity_create(lead=lead, type="demo_requested", actor=SystemActor.SYSTEM)  # now, after FIXED_NOW
+    # dated now, which is after FIXED_NOW: it does not count yet at FIXED_NOW
+    activity_create(lead=lead, type="demo_requested", actor=SystemActor.SYSTEM)
 
     rescore(lead)
 
     assert lead.score == 20
     assert breakdown(lead) == {rule.name: (20, 1)}
+
+
+def test_negative_decayed_points_round_half_away_from_zero(make_lead, engagement_rule):
+    rule = engagement_rule("unsubscribed", -10)
+    lead = make_lead()
+    add_activities(lead, "unsubscribed", 60)  # -2.5
+
+    rescore(lead)
+
+    assert lead.score == -3
+    assert breakdown(lead) == {rule.name: (-3, 1)}
 
 
 def test_a_cap_bounds_a_rules_total(make_lead, engagement_rule):
@@ -798,7 +810,8 @@ def test_executing_a_finished_run_again_changes_nothing(make_lead, fit_rule):
     fit_rule("job_title", "contains", "vp", points=60)
     run = RescoreRun.objects.get()
     rescore_run_execute(run_id=run.pk)
-    run.refresh_from_db()
+    # A rule edited behind the service's back: executing the run again would show it, if it ran.
+    ScoringRule.objects.update(points=5)
     before = (
         RescoreRun.objects.values().get(pk=run.pk),
         snapshot(leads),
@@ -815,6 +828,7 @@ def test_executing_a_finished_run_again_changes_nothing(make_lead, fit_rule):
         snapshot(leads),
         list(Lead.objects.order_by("pk").values_list("scored_at", flat=True)),
     ) == before
+    assert {lead.score for lead in Lead.objects.all()} == {60}
     assert all(len(scoring_moves(lead)) == 1 for lead in leads)
 
 

@@ -77,19 +77,18 @@ class Command(BaseCommand):
 
         started = time.perf_counter()
         plan = demo.demo_plan(seed=seed, leads=leads, anchor=demo.demo_anchor())
-        with transaction.atomic():
+        # All or nothing: an interrupted seed (Ctrl-C during `make run`) leaves an empty
+        # database, so the next `seed_demo --if-empty` seeds it again instead of keeping half.
+        bar = tqdm(total=len(plan.leads), desc="Seeding demo leads", unit="lead", file=sys.stderr)
+        with transaction.atomic(), bar:
             writer = _PlanWriter(
                 users=_users_upsert(password),
                 accounts=_accounts_create(plan.accounts),
                 campaigns=_campaigns_get_or_create(plan.campaigns),
             )
-        bar = tqdm(total=len(plan.leads), desc="Seeding demo leads", unit="lead", file=sys.stderr)
-        with bar:
-            for start in range(0, len(plan.leads), BATCH_SIZE):
-                with transaction.atomic():
-                    for lead_plan in plan.leads[start : start + BATCH_SIZE]:
-                        writer.lead_write(lead_plan)
-                        bar.update()
+            for lead_plan in plan.leads:
+                writer.lead_write(lead_plan)
+                bar.update()
         self._summary(seed=seed, password=password, seconds=time.perf_counter() - started)
 
     def _summary(self, *, seed: int, password: str, seconds: float) -> None:
