@@ -120,14 +120,23 @@ def _write_transition(
     return transition
 
 
-def _move_time(lead: Lead, at: datetime | None) -> datetime:
-    """When the move happens. History is append-only: a move may not predate the lead's last one."""
+def _event_time(at: datetime | None) -> datetime | None:
+    """When something happened: now by default. A time a little ahead of our clock (a client's
+    skew) is taken as now, so no row is ever dated in the future; further ahead returns None."""
     now = timezone.now()
     if at is None:
-        at = now
+        return now
     if timezone.is_naive(at):
         at = timezone.make_aware(at)
     if at > now + CLOCK_SKEW:
+        return None
+    return min(at, now)
+
+
+def _move_time(lead: Lead, at: datetime | None) -> datetime:
+    """When the move happens. History is append-only: a move may not predate the lead's last one."""
+    at = _event_time(at)
+    if at is None:
         raise LifecycleRuleError("at_in_future", "A stage move cannot be dated in the future.")
     floor = max(
         d
@@ -176,10 +185,8 @@ def lead_create(
             owner = actor
         elif owner != actor and not actor.has_perm("leads.reassign_lead"):
             raise PermissionDenied("You may not create leads for another owner.")
-    at = at or timezone.now()
-    if timezone.is_naive(at):
-        at = timezone.make_aware(at)
-    if at > timezone.now() + CLOCK_SKEW:
+    at = _event_time(at)
+    if at is None:
         raise ValidationError({"at": "A lead cannot be created in the future."})
 
     email = _clean_email(email)
@@ -489,10 +496,8 @@ def activity_create(
     if type not in ActivityType.values:
         raise ValidationError({"type": f"'{type}' is not an activity type."})
     _ensure_can_change(actor, lead)
-    at = at or timezone.now()
-    if timezone.is_naive(at):
-        at = timezone.make_aware(at)
-    if at > timezone.now() + CLOCK_SKEW:
+    at = _event_time(at)
+    if at is None:
         raise ValidationError({"at": "An activity cannot be dated in the future."})
     fields = actor_fields(actor)
     activity = Activity(lead=lead, type=type, at=at, payload=payload or {}, **fields)

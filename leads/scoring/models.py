@@ -7,6 +7,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from campaigns.models import Channel
+
 from ..models import ActivityType, Lead
 
 
@@ -89,6 +91,13 @@ class ScoringRule(models.Model):
                     errors["operator"] = "'at least' and 'at most' apply to employees only."
                 if self.field in NUMERIC_FIELDS and self.operator == Operator.CONTAINS:
                     errors["operator"] = "'contains' applies to text fields only."
+            if self.field == FitField.CHANNEL and self.value and self.operator != Operator.CONTAINS:
+                unknown = [v for v in self.values if v.lower() not in Channel.values]
+                if unknown:
+                    errors["value"] = (
+                        f"Unknown channel {', '.join(unknown)}; use one of: "
+                        f"{', '.join(Channel.values)}."
+                    )
             if self.field in NUMERIC_FIELDS and self.value:
                 values = self.value.split(",") if self.operator == Operator.IN else [self.value]
                 if not all(v.strip().lstrip("-").isdigit() for v in values):

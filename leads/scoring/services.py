@@ -4,7 +4,7 @@ breakdowns, and the automatic forward moves that thresholds cause."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -142,11 +142,14 @@ def lead_rescore(*, lead: Lead, now: datetime | None = None) -> Lead:
 
 
 def rescore_run_request(*, reason: str) -> RescoreRun:
-    """Queue a rescore of every lead, after the current transaction commits. A run already queued
-    and not started yet covers this request too."""
+    """Queue a rescore of every lead, after the current transaction commits. A run queued in the
+    last minute and not started yet covers this request too (ten rule edits, one rescore); an
+    older queued run may have lost its task, so it is not relied on."""
     from ..tasks import rescore_run_task
 
-    pending = RescoreRun.objects.filter(status=RescoreRun.Status.QUEUED).first()
+    pending = RescoreRun.objects.filter(
+        status=RescoreRun.Status.QUEUED, requested_at__gte=timezone.now() - timedelta(minutes=1)
+    ).first()
     if pending:
         return pending
     run = RescoreRun.objects.create(reason=reason[:200])

@@ -401,3 +401,13 @@ def test_history_cannot_be_bulk_deleted_through_a_related_manager(lead):
         lead.transitions.all().delete()
 
     assert lead.transitions.count() == 1
+
+
+def test_a_time_slightly_ahead_of_our_clock_is_stored_as_now(lead, rep):
+    # A client clock a minute fast must not leave a future date that a later move would undercut.
+    ahead = timezone.now() + timedelta(minutes=2)
+
+    moved = lead_move_to_stage(lead=lead, to_stage="mql", actor=rep, at=ahead)
+
+    assert moved.became_mql_at <= timezone.now()
+    assert lead.transitions.first().at == moved.became_mql_at

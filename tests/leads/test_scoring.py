@@ -960,3 +960,19 @@ def test_an_sql_threshold_below_the_mql_threshold_is_refused(admin_user):
     settings = scoring_settings_get()
     assert (settings.mql_threshold, settings.sql_threshold) == (50, 80)
     assert not ScoringSettingsChange.objects.exists()
+
+
+def test_channel_rule_refuses_a_label_instead_of_a_channel_code(admin_user):
+    from django.core.exceptions import ValidationError
+
+    from leads.scoring.models import ScoringRule
+    from leads.scoring.services import scoring_rule_save
+
+    rule = ScoringRule(name="Paid", kind="fit", field="channel", operator="in",
+                       value="Paid search, email", points=5)
+
+    with pytest.raises(ValidationError) as excinfo:
+        scoring_rule_save(actor=admin_user, rule=rule)
+
+    assert "Unknown channel Paid search" in str(excinfo.value.message_dict["value"])
+    assert not ScoringRule.objects.filter(name="Paid").exists()
