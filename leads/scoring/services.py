@@ -16,7 +16,7 @@ from ..models import Lead
 from ..services import leads_promote
 from ..stages import Stage
 from .engine import lead_scores_update, score_items_write
-from .models import RescoreRun, ScoringRule, ScoringSettings, ScoringSettingsChange
+from .models import LeadScoreItem, RescoreRun, ScoringRule, ScoringSettings, ScoringSettingsChange
 
 SETTINGS_FIELDS = ("mql_threshold", "sql_threshold", "sql_auto_promote", "half_life_days")
 BATCH_SIZE = 2000
@@ -97,8 +97,13 @@ def leads_rescore(*, lead_ids: Iterable[int], now: datetime | None = None) -> in
     )
     if not ids:
         return 0
-    settings = scoring_settings_get()
     rules = list(ScoringRule.objects.filter(active=True))
+    if not rules:
+        # Nothing scores: clear any old breakdown. A score of 0 reaches no threshold (both >= 1).
+        LeadScoreItem.objects.filter(lead_id__in=ids).delete()
+        Lead.objects.filter(pk__in=ids).exclude(score=0).update(score=0, scored_at=now)
+        return 0
+    settings = scoring_settings_get()
     score_items_write(
         lead_ids=ids, rules=rules, half_life_days=settings.half_life_days, now=now
     )
