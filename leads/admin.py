@@ -9,7 +9,10 @@ from .models import Account, Activity, Lead, StageTransition
 from .scoring.admin import LeadScoreItemInline
 from .selectors import lead_scope
 from .services import (
+    ACCOUNT_EDITABLE_FIELDS,
     LEAD_EDITABLE_FIELDS,
+    account_create,
+    account_update,
     activity_create,
     lead_assign_owner,
     lead_create,
@@ -176,6 +179,17 @@ class AccountAdmin(admin.ModelAdmin):
     list_display = ["name", "domain", "industry", "employees", "country", "churned_at"]
     list_filter = ["industry", "country"]
     search_fields = ["name", "domain"]
+    fields = list(ACCOUNT_EDITABLE_FIELDS)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # leads point at accounts; keep the history whole
+
+    def save_model(self, request, obj, form, change):
+        data = {f: form.cleaned_data[f] for f in ACCOUNT_EDITABLE_FIELDS}
+        if change:
+            account_update(account=obj, actor=request.user, data=data)
+        else:
+            obj.pk = account_create(actor=request.user, **data).pk
 
 
 @admin.register(StageTransition)

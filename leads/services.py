@@ -293,6 +293,33 @@ def account_create(
     return account
 
 
+ACCOUNT_EDITABLE_FIELDS = ("name", "domain", "industry", "employees", "country", "churned_at")
+ACCOUNT_FIT_FIELDS = {"industry", "employees", "country"}
+
+
+@transaction.atomic
+def account_update(*, account: Account, actor: Actor, data: dict[str, Any]) -> Account:
+    """Change an account; when a field that fit rules read changes, its leads are rescored."""
+    if is_user(actor) and not actor.has_perm("leads.change_account"):
+        raise PermissionDenied("You may not change accounts.")
+    unknown = set(data) - set(ACCOUNT_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed here."))
+    locked = Account.objects.select_for_update().get(pk=account.pk)
+    changed = [f for f, v in data.items() if getattr(locked, f) != v]
+    if not changed:
+        return locked
+    for field in changed:
+        setattr(locked, field, data[field])
+    locked.full_clean()
+    locked.save(update_fields=[*changed, "updated_at"])
+    if set(changed) & ACCOUNT_FIT_FIELDS:
+        from .scoring.services import leads_rescore
+
+        leads_rescore(lead_ids=locked.leads.values_list("pk", flat=True))
+    return locked
+
+
 # --- the lifecycle ------------------------------------------------------------------------------
 
 

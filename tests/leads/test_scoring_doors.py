@@ -110,3 +110,20 @@ def test_decay_is_applied_every_night_by_beat():
 
     assert task.enabled
     assert (task.crontab.hour, task.crontab.minute) == ("2", "0")
+
+
+def test_changing_an_accounts_industry_in_the_admin_rescores_its_leads(client, admin_user,
+                                                                       lead_factory, account):
+    ScoringRule.objects.create(name="Fintech", kind="fit", field="industry", operator="equals",
+                               value="fintech", points=25)
+    leads = [lead_factory(account=account) for _ in range(2)]
+    assert {lead.score for lead in leads} == {0}
+    client.force_login(admin_user)
+
+    response = client.post(f"/admin/leads/account/{account.pk}/change/", {
+        "name": account.name, "domain": account.domain, "industry": "Fintech",
+        "employees": "50", "country": "DE",
+    })
+
+    assert response.status_code == 302
+    assert sorted(Lead.objects.filter(account=account).values_list("score", flat=True)) == [25, 25]
