@@ -4,40 +4,18 @@ These tests use real threads, each with its own database connection, so they nee
 (`transaction=True`) and exercise the database's own locking.
 """
 
-import threading
 from collections import Counter
 
 import pytest
-from django.db import OperationalError, connection, connections
+from django.db import OperationalError, connection
 
 from leads.exceptions import LeadVersionConflict, LifecycleRuleError
 from leads.models import Lead
 from leads.services import lead_move_to_stage, lead_update
 from tests.factories import LeadFactory
+from tests.threads import run_at_once
 
 THREADS = 8
-
-
-def _run_at_once(target, n: int) -> list:
-    """Run target(i) in n threads released together; return what each returned or raised."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def worker(i):
-        try:
-            barrier.wait()
-            results[i] = target(i)
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
 
 
 def _kinds(results) -> Counter:
@@ -59,7 +37,7 @@ def test_concurrent_moves_with_the_same_version_have_exactly_one_winner(rep):
             expected_version=read_version,
         )
 
-    results = _run_at_once(move, THREADS)
+    results = run_at_once(move, THREADS)
 
     # then: one wins, every other one is told of the conflict, and the history matches
     kinds = _kinds(results)
@@ -77,7 +55,7 @@ def test_concurrent_moves_without_a_version_are_serialised(rep):
     def move(i):
         return lead_move_to_stage(lead=Lead.objects.get(pk=lead.pk), to_stage="mql", actor=rep)
 
-    results = _run_at_once(move, THREADS)
+    results = run_at_once(move, THREADS)
 
     # The first move wins; the rest see the lead already in mql instead of writing a second move.
     successes = [r for r in results if isinstance(r, Lead)]
@@ -99,7 +77,7 @@ def test_concurrent_edits_of_different_fields_lose_no_write(rep):
             lead=Lead.objects.get(pk=lead.pk), actor=rep, data={fields[i]: f"value {i}"}
         )
 
-    results = _run_at_once(edit, len(fields))
+    results = run_at_once(edit, len(fields))
 
     assert _kinds(results) == Counter({"Lead": len(fields)})
     lead.refresh_from_db()
@@ -125,7 +103,7 @@ def test_concurrent_writers_wait_instead_of_failing_with_database_locked(rep):
         shared = Lead.objects.get(pk=shared_lead.pk)
         return lead_update(lead=shared, actor=rep, data={"phone": f"+49 {i}"})
 
-    results = _run_at_once(write, THREADS)
+    results = run_at_once(write, THREADS)
 
     errors = [r for r in results if isinstance(r, Exception)]
     assert not [e for e in errors if isinstance(e, OperationalError)], errors

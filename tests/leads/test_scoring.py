@@ -7,12 +7,10 @@ Scores depend on time, so most tests rescore with a fixed `now` and date activit
 """
 
 import random
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connections
 
 from leads.actors import SystemActor
 from leads.models import Lead, StageTransition
@@ -39,6 +37,7 @@ from leads.services import (
     lead_update,
 )
 from tests.factories import AccountFactory, LeadFactory
+from tests.threads import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -654,28 +653,6 @@ def test_rescoring_twice_gives_the_same_result(
     assert [lead.stage for lead in leads] == ["mql", "lead", "lead", "lead"]
 
 
-def _run_at_once(target, n: int) -> list:
-    """Run target(i) in n threads released together; return what each returned or raised."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def worker(i):
-        try:
-            barrier.wait()
-            results[i] = target(i)
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
-
-
 def _concurrent_setup(admin_user, rep, n_leads=6):
     """Leads over the MQL threshold once rescored. The rule is written directly: saving it through
     the service would rescore everything in the background before the threads start."""
@@ -695,7 +672,7 @@ def test_concurrent_rescores_promote_each_lead_once(admin_user, rep):
     leads = _concurrent_setup(admin_user, rep)
     ids = [lead.pk for lead in leads]
 
-    results = _run_at_once(lambda i: leads_rescore(lead_ids=ids, now=FIXED_NOW), 4)
+    results = run_at_once(lambda i: leads_rescore(lead_ids=ids, now=FIXED_NOW), 4)
 
     assert [r for r in results if isinstance(r, Exception)] == []
     assert sum(results) == len(leads) - 1
@@ -713,7 +690,7 @@ def test_one_background_run_executed_twice_at_once_runs_once(admin_user, rep):
     leads = _concurrent_setup(admin_user, rep)
     run = RescoreRun.objects.create(reason="test")
 
-    results = _run_at_once(lambda i: rescore_run_execute(run_id=run.pk, batch_size=3), 4)
+    results = run_at_once(lambda i: rescore_run_execute(run_id=run.pk, batch_size=3), 4)
 
     assert [r for r in results if isinstance(r, Exception)] == []
     run.refresh_from_db()
