@@ -118,6 +118,10 @@ class LeadScoreItemInline(admin.TabularInline):
     can_delete = False
     verbose_name_plural = "score breakdown (rules that fired)"
 
+    def has_view_permission(self, request, obj=None):
+        # Whoever may see the lead sees why it has its score (the lead admin scopes the lead).
+        return request.user.has_perm("leads.view_lead")
+
     def has_add_permission(self, request, obj=None):
         return False
 

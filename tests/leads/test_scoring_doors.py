@@ -127,3 +127,17 @@ def test_changing_an_accounts_industry_in_the_admin_rescores_its_leads(client, a
 
     assert response.status_code == 302
     assert sorted(Lead.objects.filter(account=account).values_list("score", flat=True)) == [25, 25]
+
+
+def test_a_rep_sees_the_score_breakdown_on_their_lead_in_the_admin(client, rep, lead_factory):
+    ScoringRule.objects.create(name="Heads of", kind="fit", field="job_title",
+                               operator="contains", value="head", points=20)
+    rep.is_staff = True
+    rep.save(update_fields=["is_staff"])
+    lead = lead_factory(owner=rep, job_title="Head of Marketing")
+    client.force_login(rep)
+
+    page = client.get(f"/admin/leads/lead/{lead.pk}/change/").content.decode()
+
+    assert "score breakdown" in page.lower()
+    assert "Heads of" in page
