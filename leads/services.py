@@ -21,6 +21,7 @@ from django.utils import timezone
 from .actors import Actor, SystemActor, actor_fields, is_user
 from .exceptions import LeadVersionConflict, LifecycleRuleError
 from .models import Account, Activity, ActivityType, Lead, StageTransition
+from .scoring.engine import ACCOUNT_FIELDS_SCORED, LEAD_FIELDS_SCORED
 from .selectors import lead_is_visible
 from .stages import (
     EXIT_FROM,
@@ -47,10 +48,6 @@ LEAD_EDITABLE_FIELDS = (
     "campaign",
     "deal_amount",
 )
-
-
-# Fields that fit rules read: changing one rescores the lead.
-FIT_FIELDS = {"job_title", "email", "account", "channel"}
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -242,7 +239,7 @@ def lead_update(
         _check_email_free(locked.email, exclude_pk=locked.pk)
     locked.version += 1
     locked.save(update_fields=[*changed, "version", "updated_at"])
-    if set(changed) & FIT_FIELDS:
+    if set(changed) & LEAD_FIELDS_SCORED:
         _rescore(locked)
     _refresh_callers_copy(lead, locked)
     return locked
@@ -294,7 +291,6 @@ def account_create(
 
 
 ACCOUNT_EDITABLE_FIELDS = ("name", "domain", "industry", "employees", "country", "churned_at")
-ACCOUNT_FIT_FIELDS = {"industry", "employees", "country"}
 
 
 @transaction.atomic
@@ -313,7 +309,7 @@ def account_update(*, account: Account, actor: Actor, data: dict[str, Any]) -> A
         setattr(locked, field, data[field])
     locked.full_clean()
     locked.save(update_fields=[*changed, "updated_at"])
-    if set(changed) & ACCOUNT_FIT_FIELDS:
+    if set(changed) & ACCOUNT_FIELDS_SCORED:
         from .scoring.services import leads_rescore
 
         leads_rescore(lead_ids=locked.leads.values_list("pk", flat=True))

@@ -40,6 +40,9 @@ FIELD_LOOKUP = {
     FitField.COUNTRY: "account__country",
     FitField.CHANNEL: "channel",
 }
+# The Lead and Account columns that fit rules read: a change to one of them rescores the lead.
+LEAD_FIELDS_SCORED = frozenset({"job_title", "email", "account", "channel"})
+ACCOUNT_FIELDS_SCORED = frozenset({"industry", "employees", "country"})
 
 
 class Epoch(Func):
