@@ -87,9 +87,9 @@ class LeadAdminForm(forms.ModelForm):
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
     form = LeadAdminForm
-    list_display = ["__str__", "email", "account", "owner", "stage", "score", "channel",
+    list_display = ["__str__", "email", "account", "owner", "stage", "score", "first_touch_channel",
                     "became_lead_at"]
-    list_filter = ["stage", "owner", "channel"]
+    list_filter = ["stage", "owner", "first_touch_channel", "last_touch_channel"]
     search_fields = ["email", "first_name", "last_name", "account__name"]
     list_select_related = ["owner", "account"]
     autocomplete_fields = ["account"]
@@ -100,14 +100,19 @@ class LeadAdmin(admin.ModelAdmin):
     readonly_fields = [
         "stage", "score", "ready_for_sales_at", "became_lead_at", "became_mql_at", "became_sql_at",
         "became_opportunity_at", "became_won_at", "closed_at", "exit_reason", "version",
-        "created_at", "updated_at",
+        "created_at", "updated_at", "last_touch_channel", "last_touch_campaign", "last_touch_at",
+        "landing_page", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
     ]
     fieldsets = [
         (None, {"fields": ["first_name", "last_name", "email", "phone", "job_title", "account",
                            "read_version"]}),
         ("Pipeline", {"fields": ["owner", "stage", "score", "ready_for_sales_at", "deal_amount",
                                  "closed_at", "exit_reason", "version"]}),
-        ("Source", {"fields": ["channel", "campaign"]}),
+        ("Attribution", {"fields": [
+            "first_touch_channel", "first_touch_campaign", "last_touch_channel",
+            "last_touch_campaign", "last_touch_at", "cta", "landing_page", "utm_source",
+            "utm_medium", "utm_campaign", "utm_content", "utm_term",
+        ]}),
         ("First reached", {"fields": ["became_lead_at", "became_mql_at", "became_sql_at",
                                       "became_opportunity_at", "became_won_at"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
@@ -140,6 +145,8 @@ class LeadAdmin(admin.ModelAdmin):
                                           actor=request.user)
             else:
                 owner = form.cleaned_data.get("owner")
+                data["channel"] = data.pop("first_touch_channel", None)
+                data["campaign"] = data.pop("first_touch_campaign", None)
                 lead = lead_create(actor=request.user, owner=owner, **data)
                 obj.pk = lead.pk
         except (ValidationError, PermissionDenied, LeadVersionConflict) as exc:

@@ -83,14 +83,41 @@ class Lead(models.Model):
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.LEAD)
     score = models.IntegerField(default=0)
 
-    channel = models.CharField(max_length=32, choices=Channel.choices, default=Channel.OTHER)
-    campaign = models.ForeignKey(
+    # Attribution (campaigns/attribution.py): where the lead first came from, set at creation and
+    # never moved by a later touch, and where it last came back through.
+    first_touch_channel = models.CharField(
+        "first-touch channel", max_length=32, choices=Channel.choices, default=Channel.OTHER
+    )
+    first_touch_campaign = models.ForeignKey(
         "campaigns.Campaign",
+        verbose_name="first-touch campaign",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="leads",
     )
+    last_touch_channel = models.CharField(
+        "last-touch channel", max_length=32, choices=Channel.choices, default=Channel.OTHER
+    )
+    last_touch_campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        verbose_name="last-touch campaign",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="last_touch_leads",
+    )
+    last_touch_at = models.DateTimeField(null=True, blank=True)
+    utm_source = models.CharField("UTM source", max_length=200, blank=True)
+    utm_medium = models.CharField("UTM medium", max_length=200, blank=True)
+    utm_campaign = models.CharField("UTM campaign", max_length=200, blank=True)
+    utm_content = models.CharField("UTM content", max_length=200, blank=True)
+    utm_term = models.CharField("UTM term", max_length=200, blank=True)
+    cta = models.CharField(
+        "content / CTA", max_length=200, blank=True,
+        help_text="The offer or call to action the lead responded to (e.g. pricing guide form).",
+    )
+    landing_page = models.CharField(max_length=500, blank=True)
 
     # First time the lead reached each stage: written once, never overwritten (services.py).
     became_lead_at = models.DateTimeField()
@@ -128,7 +155,12 @@ class Lead(models.Model):
             models.UniqueConstraint(Lower("email"), name="lead_email_unique_ci"),
             models.CheckConstraint(condition=Q(stage__in=Stage.values), name="lead_stage_valid"),
             models.CheckConstraint(
-                condition=Q(channel__in=Channel.values), name="lead_channel_valid"
+                condition=Q(first_touch_channel__in=Channel.values),
+                name="lead_first_touch_channel_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(last_touch_channel__in=Channel.values),
+                name="lead_last_touch_channel_valid",
             ),
             models.CheckConstraint(
                 condition=Q(stage__in=TERMINAL_STAGES, closed_at__isnull=False)
@@ -146,7 +178,8 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["owner", "stage"], name="lead_owner_stage_idx"),
             models.Index(fields=["stage", "-became_lead_at"], name="lead_stage_recent_idx"),
-            models.Index(fields=["channel"], name="lead_channel_idx"),
+            models.Index(fields=["first_touch_channel"], name="lead_first_touch_channel_idx"),
+            models.Index(fields=["last_touch_channel"], name="lead_last_touch_channel_idx"),
         ]
 
     def __str__(self) -> str:

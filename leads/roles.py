@@ -12,12 +12,16 @@ _REP = [
     "leads.view_account", "leads.add_account", "leads.change_account",
     "leads.view_activity", "leads.add_activity",
     "leads.view_stagetransition",
-    "campaigns.view_campaign",
+    "campaigns.view_campaign", "campaigns.view_dailymetric", "campaigns.view_nurtureworkflow",
+    "campaigns.view_nurtureenrolment",
 ]
 _MARKETER = [
     *_REP,
     "leads.view_all_leads",
     "campaigns.add_campaign", "campaigns.change_campaign",
+    "campaigns.add_dailymetric", "campaigns.change_dailymetric", "campaigns.delete_dailymetric",
+    "campaigns.add_nurtureworkflow", "campaigns.change_nurtureworkflow",
+    "campaigns.add_nurtureenrolment", "campaigns.change_nurtureenrolment",
     "leads.view_scoringrule", "leads.view_scoringsettings",
 ]
 _MANAGER = [

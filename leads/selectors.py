@@ -23,7 +23,7 @@ def lead_list(*, user, filters: dict | None = None) -> QuerySet[Lead]:
 
     qs = (
         Lead.objects.filter(lead_scope(user))
-        .select_related("owner", "account", "campaign")
+        .select_related("owner", "account", "first_touch_campaign", "last_touch_campaign")
         .prefetch_related("score_items__rule")
     )
     if filters is not None:

@@ -18,6 +18,8 @@ from django.db.models import F, Max, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from campaigns.attribution import Touch, touch_first_fields, touch_last_fields, touch_resolve
+
 from .actors import Actor, SystemActor, actor_fields, is_user
 from .exceptions import LeadVersionConflict, LifecycleRuleError
 from .models import Account, Activity, ActivityType, Lead, StageTransition
@@ -44,8 +46,9 @@ LEAD_EDITABLE_FIELDS = (
     "phone",
     "job_title",
     "account",
-    "channel",
-    "campaign",
+    "first_touch_channel",
+    "first_touch_campaign",
+    "cta",
     "deal_amount",
 )
 
@@ -165,8 +168,11 @@ def lead_create(
     job_title: str = "",
     account=None,
     owner=None,
-    channel: str = "other",
+    channel: str | None = None,
     campaign=None,
+    utm: dict[str, str] | None = None,
+    cta: str = "",
+    landing_page: str = "",
     deal_amount=None,
     at: datetime | None = None,
 ) -> Lead:
@@ -174,6 +180,8 @@ def lead_create(
 
     A user who creates a lead owns it unless they may reassign leads and name another owner.
     `at` backdates the lead's creation (demo data, imports); it defaults to now.
+    Its first and last touch are resolved from `campaign`, `utm` and `channel` by
+    `campaigns.attribution.touch_resolve`.
     """
     if is_user(actor):
         if not actor.has_perm("leads.add_lead"):
@@ -187,6 +195,9 @@ def lead_create(
         raise ValidationError({"at": "A lead cannot be created in the future."})
 
     email = _clean_email(email)
+    touch = touch_resolve(
+        utm=utm, campaign=campaign, channel=channel, cta=cta, landing_page=landing_page
+    )
     lead = Lead(
         email=email,
         first_name=first_name,
@@ -195,11 +206,10 @@ def lead_create(
         job_title=job_title,
         account=account,
         owner=owner,
-        channel=channel,
-        campaign=campaign,
         deal_amount=deal_amount,
         stage=Stage.LEAD,
         became_lead_at=at,
+        **touch_first_fields(touch, at=at),
     )
     _full_clean(lead)
     _check_email_free(email)
@@ -241,6 +251,25 @@ def lead_update(
     locked.save(update_fields=[*changed, "version", "updated_at"])
     if set(changed) & LEAD_FIELDS_SCORED:
         _rescore(locked)
+    _refresh_callers_copy(lead, locked)
+    return locked
+
+
+@transaction.atomic
+def lead_touch_record(
+    *, lead: Lead, touch: Touch, actor: Actor, at: datetime | None = None
+) -> Lead:
+    """A lead came back (a form submitted again, a re-imported row): its last touch moves to this
+    touch. Its first touch and UTM parameters are from its creation and never change here."""
+    locked = _lock(lead, actor, expected_version=None)
+    at = _event_time(at) or timezone.now()
+    fields = touch_last_fields(touch, at=at)
+    if locked.last_touch_at is not None and at < locked.last_touch_at:
+        return locked  # an older touch arriving late does not replace a newer one
+    for field, value in fields.items():
+        setattr(locked, field, value)
+    locked.version += 1
+    locked.save(update_fields=[*fields, "version", "updated_at"])
     _refresh_callers_copy(lead, locked)
     return locked
 

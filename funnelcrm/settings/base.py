@@ -140,7 +140,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"StageEnum": "leads.stages.Stage"},
+    "ENUM_NAME_OVERRIDES": {
+        "StageEnum": "leads.stages.Stage",
+        "ChannelEnum": "campaigns.models.Channel",
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------------

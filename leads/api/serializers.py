@@ -1,9 +1,16 @@
 from rest_framework import serializers
 
-from campaigns.models import Channel
+from campaigns.models import Campaign, Channel
 
 from ..models import Account, Lead, StageTransition
 from ..stages import Stage
+
+ATTRIBUTION_FIELDS = [
+    "first_touch_channel", "first_touch_campaign", "last_touch_channel", "last_touch_campaign",
+    "last_touch_at", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "cta",
+    "landing_page",
+]
+ATTRIBUTION_READ_ONLY = [f for f in ATTRIBUTION_FIELDS if f != "cta"]
 
 
 class AccountRefSerializer(serializers.ModelSerializer):
@@ -37,7 +44,7 @@ class LeadSerializer(serializers.ModelSerializer):
         fields = [
             "id", "first_name", "last_name", "email", "phone", "job_title",
             "account", "owner", "owner_username", "stage", "score", "score_breakdown",
-            "ready_for_sales_at", "channel", "campaign",
+            "ready_for_sales_at", *ATTRIBUTION_FIELDS,
             "became_lead_at", "became_mql_at", "became_sql_at", "became_opportunity_at",
             "became_won_at", "closed_at", "exit_reason", "deal_amount", "version",
             "created_at", "updated_at",
@@ -45,7 +52,7 @@ class LeadSerializer(serializers.ModelSerializer):
         read_only_fields = [
             "stage", "score", "ready_for_sales_at", "became_lead_at", "became_mql_at",
             "became_sql_at", "became_opportunity_at", "became_won_at", "closed_at", "exit_reason",
-            "version",
+            "version", *ATTRIBUTION_READ_ONLY,
             "created_at", "updated_at",
         ]
 
@@ -57,7 +64,21 @@ class LeadWriteSerializer(serializers.ModelSerializer):
     account = serializers.PrimaryKeyRelatedField(
         queryset=Account.objects.all(), required=False, allow_null=True
     )
-    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    channel = serializers.ChoiceField(
+        choices=Channel.choices, required=False,
+        help_text="First-touch channel. On create, a campaign (given or matched by utm_campaign) "
+        "decides it; otherwise this, otherwise the UTM source and medium.",
+    )
+    campaign = serializers.PrimaryKeyRelatedField(
+        queryset=Campaign.objects.all(), required=False, allow_null=True,
+        help_text="First-touch campaign.",
+    )
+    utm_source = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    utm_medium = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    utm_campaign = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    utm_content = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    utm_term = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    landing_page = serializers.CharField(required=False, allow_blank=True, max_length=500)
     version = serializers.IntegerField(
         required=False, min_value=1, write_only=True,
         help_text="The version you read; a stale one answers 409.",
@@ -67,7 +88,8 @@ class LeadWriteSerializer(serializers.ModelSerializer):
         model = Lead
         fields = [
             "first_name", "last_name", "email", "phone", "job_title", "account", "channel",
-            "campaign", "deal_amount", "version",
+            "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
+            "cta", "landing_page", "deal_amount", "version",
         ]
         extra_kwargs = {"email": {"validators": []}}
 

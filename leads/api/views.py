@@ -6,6 +6,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from campaigns.attribution import UTM_FIELDS
+
 from ..exceptions import LeadVersionConflict, LifecycleRuleError
 from ..filters import LeadFilter
 from ..selectors import lead_list, lead_transitions
@@ -58,7 +60,8 @@ class LeadViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         data.pop("version", None)
-        lead = _call_service(lead_create, actor=request.user, **data)
+        utm = {f: data.pop(f) for f in UTM_FIELDS if f in data}
+        lead = _call_service(lead_create, actor=request.user, utm=utm, **data)
         return Response(LeadSerializer(lead).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -72,6 +75,11 @@ class LeadViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         version = data.pop("version", None)
+        # On an existing lead, channel and campaign correct its first touch.
+        renames = (("channel", "first_touch_channel"), ("campaign", "first_touch_campaign"))
+        for given, field in renames:
+            if given in data:
+                data[field] = data.pop(given)
         try:
             lead = _call_service(
                 lead_update, lead=lead, actor=request.user, data=data, expected_version=version

@@ -38,10 +38,10 @@ FIELD_LOOKUP = {
     FitField.INDUSTRY: "account__industry",
     FitField.EMPLOYEES: "account__employees",
     FitField.COUNTRY: "account__country",
-    FitField.CHANNEL: "channel",
+    FitField.CHANNEL: "first_touch_channel",
 }
 # The Lead and Account columns that fit rules read: a change to one of them rescores the lead.
-LEAD_FIELDS_SCORED = frozenset({"job_title", "email", "account", "channel"})
+LEAD_FIELDS_SCORED = frozenset({"job_title", "email", "account", "first_touch_channel"})
 ACCOUNT_FIELDS_SCORED = frozenset({"industry", "employees", "country"})
 
 

@@ -74,7 +74,7 @@ def test_changelist_shows_every_lead_to_admin_and_manager(who, request, client, 
     ("params", "expected"),
     [
         ({"stage__exact": "mql"}, {"mql@example.com"}),
-        ({"channel__exact": "email"}, {"mql@example.com"}),
+        ({"first_touch_channel__exact": "email"}, {"mql@example.com"}),
         ({"q": "hopper"}, {"fresh@example.com"}),
         ({"q": "THEIRS@"}, {"theirs@example.com"}),
     ],
@@ -103,7 +103,7 @@ def test_changelist_offers_the_stage_owner_and_channel_filters(client, admin_use
     response = client.get(CHANGELIST)
 
     titles = {spec.title.lower() for spec in response.context["cl"].filter_specs}
-    assert titles >= {"stage", "owner", "channel"}
+    assert titles >= {"stage", "owner", "first-touch channel", "last-touch channel"}
 
 
 def test_staff_rep_sees_only_their_own_leads(client, staff_rep, pipeline):
@@ -436,7 +436,9 @@ def test_adding_a_lead_in_the_admin_goes_through_the_service(client, staff_rep):
     data = form_data(client.get(f"{CHANGELIST}add/").content.decode(), "lead_form")
 
     # when
-    data.update({"email": "walk-in@example.com", "first_name": "Walk", "channel": "events"})
+    data.update(
+        {"email": "walk-in@example.com", "first_name": "Walk", "first_touch_channel": "events"}
+    )
     response = client.post(f"{CHANGELIST}add/", data)
 
     # then

@@ -314,7 +314,7 @@ def test_create_makes_the_creator_the_owner(rep, api_as):
     assert body["stage"] == "lead"
     lead = Lead.objects.get(pk=body["id"])
     assert lead.owner == rep
-    assert lead.channel == "email"
+    assert lead.first_touch_channel == lead.last_touch_channel == "email"
     assert [(t.from_stage, t.to_stage, t.actor_user) for t in lead.transitions.all()] == [
         ("", "lead", rep)
     ]
