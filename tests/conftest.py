@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from leads import roles
 
-from .factories import AccountFactory, LeadFactory, UserFactory
+from .factories import AccountFactory, CampaignFactory, LeadFactory, UserFactory
 
 REQUIRE_SERVICES = os.environ.get("FUNNELCRM_REQUIRE_SERVICES") == "1"
 TEST_REDIS_URL = os.environ.get("FUNNELCRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -75,6 +75,11 @@ def account(db):
 @pytest.fixture
 def lead_factory(db):
     return LeadFactory
+
+
+@pytest.fixture
+def campaign_factory(db):
+    return CampaignFactory
 
 
 @pytest.fixture

@@ -59,3 +59,22 @@ class LeadFactory(factory.django.DjangoModelFactory):
         from leads.services import lead_create
 
         return lead_create(actor=SystemActor.SYSTEM, **kwargs)
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    """A campaign, created through the service."""
+
+    class Meta:
+        model = "campaigns.Campaign"
+
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    channel = "paid_search"
+    utm_campaign = factory.Sequence(lambda n: f"campaign-{n}")
+    status = "active"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        from campaigns.services import campaign_create
+        from leads.actors import SystemActor
+
+        return campaign_create(actor=SystemActor.SYSTEM, **kwargs)
