@@ -3,6 +3,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 from rest_framework.throttling import ScopedRateThrottle
 
+from campaigns.api.views import IntakeApi
 from leads.api.scoring import RescoreRunViewSet
 from leads.api.views import LeadViewSet
 
@@ -21,5 +22,6 @@ router.register("scoring/rescores", RescoreRunViewSet, basename="rescore")
 
 urlpatterns = [
     path("auth/token/", TokenObtainView.as_view(), name="api-token"),
+    path("intake/", IntakeApi.as_view(), name="intake"),
     path("", include(router.urls)),
 ]

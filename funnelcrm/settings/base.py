@@ -129,6 +129,8 @@ REST_FRAMEWORK = {
         "anon": env("API_THROTTLE_ANON", default="60/minute"),
         "user": env("API_THROTTLE_USER", default="1200/minute"),
         "auth": env("API_THROTTLE_AUTH", default="10/minute"),
+        # Web-to-lead submissions per client IP and form key (campaigns/api/views.py).
+        "intake": env("API_THROTTLE_INTAKE", default="20/minute"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -146,6 +148,11 @@ SPECTACULAR_SETTINGS = {
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
     },
 }
+
+# --- Cache -------------------------------------------------------------------------------------
+# API throttling counts requests here. The local-memory default is per process: production,
+# with several web processes, needs a shared cache, e.g. CACHE_URL=redis://127.0.0.1:6379/1.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 # --- Celery -------------------------------------------------------------------------------------
 # Embedded mode: kombu's filesystem transport keeps messages in .broker/ so a worker and beat run

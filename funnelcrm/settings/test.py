@@ -20,6 +20,7 @@ REST_FRAMEWORK = {
         "anon": "10000/minute",
         "user": "10000/minute",
         "auth": "10000/minute",
+        "intake": "10000/minute",
     },
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)

@@ -1,0 +1,1 @@
+"""The campaigns app's REST API: the public web-to-lead endpoint."""
