@@ -83,11 +83,15 @@ def touch_resolve(
     cta: str = "",
     landing_page: str = "",
     default_channel: str = Channel.OTHER,
+    campaigns_by_utm: dict[str, Campaign] | None = None,
 ) -> Touch:
     """Resolve a touch by the rule in this module's docstring. UTM values are trimmed and kept as
-    given (their case too): they are what the marketer typed into the link."""
+    given (their case too): they are what the marketer typed into the link. A bulk caller passes
+    `campaigns_by_utm` (lower-cased utm_campaign -> campaign) to save a query per touch."""
     utm = {k: (utm or {}).get(k, "").strip() for k in UTM_FIELDS}
-    if campaign is None:
+    if campaign is None and campaigns_by_utm is not None:
+        campaign = campaigns_by_utm.get(utm["utm_campaign"].lower())
+    elif campaign is None:
         campaign = campaign_for_utm(utm["utm_campaign"])
     if campaign is not None:
         resolved = campaign.channel

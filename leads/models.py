@@ -138,6 +138,11 @@ class Lead(models.Model):
     )
     scored_at = models.DateTimeField(null=True, blank=True)
 
+    external_id = models.CharField(
+        max_length=120, blank=True,
+        help_text="The lead's id in the system it was imported from, e.g. hubspot:1234.",
+    )
+
     # Optimistic concurrency: every write bumps it; a writer that read an older one gets a conflict.
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -153,6 +158,10 @@ class Lead(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="lead_email_unique_ci"),
+            models.UniqueConstraint(
+                fields=["external_id"], condition=~Q(external_id=""),
+                name="lead_external_id_unique",
+            ),
             models.CheckConstraint(condition=Q(stage__in=Stage.values), name="lead_stage_valid"),
             models.CheckConstraint(
                 condition=Q(first_touch_channel__in=Channel.values),

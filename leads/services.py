@@ -306,16 +306,33 @@ def account_create(
 ) -> Account:
     if is_user(actor) and not actor.has_perm("leads.add_account"):
         raise PermissionDenied("You may not create accounts.")
+    account = account_build(
+        name=name, domain=domain, industry=industry, employees=employees, country=country,
+        churned_at=churned_at,
+    )
+    account.save(force_insert=True)
+    return account
+
+
+def account_build(
+    *,
+    name: str,
+    domain: str = "",
+    industry: str = "",
+    employees: int | None = None,
+    country: str = "",
+    churned_at: datetime | None = None,
+) -> Account:
+    """A new, validated, unsaved account: `account_create` saves one, imports save many at once."""
     account = Account(
         name=name.strip(),
         domain=domain.strip().lower(),
-        industry=industry,
+        industry=industry.strip(),
         employees=employees,
-        country=country.upper(),
+        country=country.strip().upper(),
         churned_at=churned_at,
     )
     account.full_clean()
-    account.save(force_insert=True)
     return account
 
 

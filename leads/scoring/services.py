@@ -14,6 +14,7 @@ from django.utils import timezone
 from ..actors import Actor, SystemActor, is_user
 from ..models import Lead
 from ..services import leads_promote
+from ..sql import id_set
 from ..stages import Stage
 from .engine import lead_scores_update, score_items_write
 from .models import LeadScoreItem, RescoreRun, ScoringRule, ScoringSettings, ScoringSettingsChange
@@ -91,12 +92,13 @@ def leads_rescore(*, lead_ids: Iterable[int], now: datetime | None = None) -> in
     # so that the second one replaces the first one's breakdown instead of colliding with it.
     ids = list(
         Lead.objects.select_for_update()
-        .filter(pk__in=set(lead_ids))
+        .filter(pk__in=id_set(set(lead_ids)))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
     if not ids:
         return 0
+    ids = id_set(ids)  # one parameter from here on, however many leads
     rules = list(ScoringRule.objects.filter(active=True))
     if not rules:
         # Nothing scores: clear any old breakdown. A score of 0 reaches no threshold (both >= 1).

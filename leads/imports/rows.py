@@ -1,0 +1,189 @@
+"""One import row, read and checked: plain values, no database. Both file formats produce these;
+the writer folds them into leads.
+
+The first-reached rules (issue 4, PRODUCT.md "The lifecycle") are `reached_dates`:
+- a stage's first-reached time is the earliest of its own date and every later stage's date;
+- a reached stage with no date of its own and no later date takes the latest earlier date.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+import pycountry
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+
+from ..stages import EXIT_FROM, FUNNEL, Stage, funnel_index
+
+
+class RowError(Exception):
+    """A reason to reject one row; its message names the column."""
+
+
+@dataclass
+class ImportRow:
+    line: int
+    email: str
+    external_id: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    phone: str = ""
+    job_title: str = ""
+    company: str = ""
+    company_domain: str = ""
+    industry: str = ""
+    employees: int | None = None
+    country: str = ""
+    owner: str = ""  # a username or email, matched by the writer
+    stage: Stage = Stage.LEAD
+    exit_reason: str = ""
+    deal_amount: Decimal | None = None
+    reached: dict[Stage, datetime] = field(default_factory=dict)
+    closed_at: datetime | None = None
+    channel: str = ""
+    campaign: str = ""  # a campaign's utm_campaign
+    utm: dict[str, str] = field(default_factory=dict)
+    cta: str = ""
+    landing_page: str = ""
+
+    @property
+    def key_email(self) -> str:
+        return self.email.lower()
+
+
+# --- cells --------------------------------------------------------------------------------------
+
+
+def cell(row: dict, column: str) -> str:
+    return (row.get(column) or "").strip()
+
+
+def parse_email(value: str, column: str = "Email") -> str:
+    if not value:
+        raise RowError(f"{column}: missing")
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise RowError(f"{column}: '{value}' is not a valid email address") from None
+    if len(value) > 254:
+        raise RowError(f"{column}: longer than 254 characters")
+    return value
+
+
+def parse_when(value: str, column: str, *, now: datetime) -> datetime | None:
+    """`YYYY-MM-DD HH:MM` or ISO 8601; a time without an offset is in TIME_ZONE."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise RowError(
+            f"{column}: '{value}' is not a date (use YYYY-MM-DD HH:MM or ISO 8601)"
+        ) from None
+    if parsed.tzinfo is None:
+        # What timezone.make_aware does with zoneinfo, without its per-call lookups.
+        parsed = parsed.replace(tzinfo=timezone.get_default_timezone())
+    if parsed > now:
+        raise RowError(f"{column}: '{value}' is in the future")
+    return parsed
+
+
+def parse_count(value: str, column: str) -> int | None:
+    if not value:
+        return None
+    digits = value.replace(",", "").replace("_", "")
+    if not digits.isdigit():
+        raise RowError(f"{column}: '{value}' is not a whole number")
+    return int(digits)
+
+
+def parse_amount(value: str, column: str) -> Decimal | None:
+    if not value:
+        return None
+    try:
+        amount = Decimal(value.replace(",", ""))
+    except InvalidOperation:
+        raise RowError(f"{column}: '{value}' is not an amount") from None
+    if not amount.is_finite() or amount < 0 or amount != round(amount, 2) or amount >= 10**12:
+        raise RowError(f"{column}: '{value}' is not an amount (0 or more, at most 2 decimals)")
+    return amount
+
+
+def parse_country(value: str, column: str) -> str:
+    """An ISO 3166 code or an English name (`Germany`, `DE`, `DEU`), stored as its alpha-2 code."""
+    if not value:
+        return ""
+    code = _country_code(value)
+    if code is None:
+        raise RowError(f"{column}: '{value}' is not a country")
+    return code
+
+
+@functools.lru_cache(maxsize=1024)
+def _country_code(value: str) -> str | None:
+    try:
+        return pycountry.countries.lookup(value).alpha_2
+    except LookupError:
+        return None
+
+
+def limit(value: str, column: str, max_length: int) -> str:
+    if len(value) > max_length:
+        raise RowError(f"{column}: longer than {max_length} characters")
+    return value
+
+
+# --- the first-reached rules --------------------------------------------------------------------
+
+
+def reached_dates(
+    *, stage: Stage, dates: dict[Stage, datetime | None], columns: dict[Stage, str]
+) -> dict[Stage, datetime]:
+    """The first time the lead reached each stage it has reached, by the rules in the module
+    docstring. `stage` is where the lead is now; `dates` the dates the row gives per funnel stage.
+
+    A lead has reached every funnel stage up to its own; a lost lead at least SQL, and a lost or
+    disqualified lead every stage the row dates. Dates of stages past a funnel stage inform the
+    earlier dates (the contact was there no later) but are not kept: the lead's stage says where
+    it is, and its history never runs past it.
+    """
+    given = {s: d for s, d in dates.items() if d is not None}
+    if stage in FUNNEL:
+        last = funnel_index(stage)
+    else:
+        dated = [funnel_index(s) for s in given]
+        floor = funnel_index(Stage.SQL) if stage == Stage.LOST else 0
+        last = max([floor, *dated])
+        allowed = EXIT_FROM[stage]
+        if FUNNEL[last] not in allowed:
+            raise RowError(
+                f"{columns[FUNNEL[last]]}: a {stage.label.lower()} lead cannot have reached "
+                f"{FUNNEL[last].label}; it is marked {stage.label.lower()} only from "
+                + ", ".join(Stage(s).label for s in allowed)
+            )
+    reached: dict[Stage, datetime] = {}
+    later_min: datetime | None = None
+    # Walk backwards: each stage takes the earliest of its own date and every later date.
+    for index in range(len(FUNNEL) - 1, -1, -1):
+        own = given.get(FUNNEL[index])
+        candidates = [d for d in (own, later_min) if d is not None]
+        earliest = min(candidates) if candidates else None
+        later_min = earliest
+        if index <= last and earliest is not None:
+            reached[FUNNEL[index]] = earliest
+    # A reached stage with no own or later date takes the latest date before it.
+    previous: datetime | None = None
+    for index in range(last + 1):
+        s = FUNNEL[index]
+        if s in reached:
+            previous = reached[s]
+        elif previous is not None:
+            reached[s] = previous
+        else:
+            raise RowError(f"{columns[Stage.LEAD]}: missing, so the lead has no creation date")
+    return reached
