@@ -1,6 +1,7 @@
-"""Demo data for `manage.py seed_demo`: a pure, seeded plan (plan.py, history.py) of plain records
-(records.py) built from small hard-coded word lists (vocabulary.py). The command writes the plan
-through the lead services."""
+"""Demo data for `manage.py seed_demo`: a pure, seeded plan (plan.py: leads and their history in
+history.py, campaigns and touches in marketing.py, nurture in nurture.py, daily metrics in
+metrics.py) of plain records (records.py) built from small hard-coded word lists
+(vocabulary.py). The command writes the plan through the services."""
 
 from .plan import demo_anchor, demo_plan
 from .records import (
@@ -10,8 +11,13 @@ from .records import (
     ActivityPlan,
     CampaignPlan,
     DemoPlan,
+    EnrolmentPlan,
     LeadPlan,
+    MetricPlan,
     MovePlan,
+    NurtureEmailPlan,
+    TouchPlan,
+    WorkflowPlan,
 )
 from .vocabulary import DEMO_USERS, DemoUser
 
@@ -24,8 +30,13 @@ __all__ = [
     "CampaignPlan",
     "DemoPlan",
     "DemoUser",
+    "EnrolmentPlan",
     "LeadPlan",
+    "MetricPlan",
     "MovePlan",
+    "NurtureEmailPlan",
+    "TouchPlan",
+    "WorkflowPlan",
     "demo_anchor",
     "demo_plan",
 ]

@@ -11,7 +11,6 @@ import random
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from campaigns.models import Channel
 from leads.models import ActivityType
 from leads.stages import TERMINAL_STAGES, Stage
 
@@ -126,54 +125,44 @@ def _deal_amount(rng: random.Random, employees: int) -> Decimal:
 # --- its activities -----------------------------------------------------------------------------
 
 
-def activities_plan(rng, *, channel, created, moves, anchor) -> tuple[ActivityPlan, ...]:
-    """A handful of activities between the lead's creation and its close (or the anchor)."""
-    reached = {m.to_stage: m.at for m in moves}
+def timeline_end(moves: tuple[MovePlan, ...], anchor: datetime) -> datetime:
+    """Where a lead's timeline stops: a day after its close, or the anchor for an open lead."""
     closed = next((m.at for m in moves if m.to_stage in TERMINAL_STAGES), None)
-    end = min(anchor, closed + timedelta(days=1)) if closed else anchor
+    return min(anchor, closed + timedelta(days=1)) if closed else anchor
+
+
+def activities_plan(
+    rng, *, channel, cta, created, moves, anchor, extra=()
+) -> tuple[ActivityPlan, ...]:
+    """A handful of activities between the lead's creation and its close (or the anchor), with
+    `extra` ones planned elsewhere (its nurture emails, its return visits)."""
+    reached = {m.to_stage: m.at for m in moves}
     drafts = [
-        *_engagement(rng, channel, created),
-        *_nurture(rng, channel, created),
-        *_sales_touches(rng, reached),
+        *_engagement(rng, channel, cta, created),
+        *extra,
+        *_sales_touches(rng, reached, created),
     ]
     if moves and moves[-1].to_stage == Stage.DISQUALIFIED and rng.random() < 0.1:
         drafts.append(ActivityPlan(ActivityType.UNSUBSCRIBED, moves[-1].at + _minutes(90), DEMO))
+    end = timeline_end(moves, anchor)
     kept = [a for a in drafts if created <= a.at < end]
     return tuple(sorted(kept, key=lambda a: (a.at, a.type)))
 
 
-def _engagement(rng, channel, created) -> list[ActivityPlan]:
+def _engagement(rng, channel, cta, created) -> list[ActivityPlan]:
     found = []
     if channel in v.FORM_CHANNELS:
-        found.append(
-            ActivityPlan(ActivityType.FORM_SUBMITTED, created, DEMO, {"form": rng.choice(v.FORMS)})
-        )
+        form = {"form": v.CTA_FORMS.get(cta, "Contact us"), "cta": cta}
+        found.append(ActivityPlan(ActivityType.FORM_SUBMITTED, created, DEMO, form))
     for _ in range(rng.randint(1, 3)):
         at = created + _minutes(rng.randint(5, 20 * 1440))
         found.append(ActivityPlan(ActivityType.PAGE_VIEW, at, DEMO, {"url": rng.choice(v.PAGES)}))
     return found
 
 
-def _nurture(rng, channel, created) -> list[ActivityPlan]:
-    """Weekly nurture emails, some opened, a few clicked."""
-    if channel != Channel.EMAIL and rng.random() >= 0.45:
-        return []
-    found = []
-    for week in range(rng.randint(1, 3)):
-        sent = created + timedelta(days=3 + 7 * week) + _minutes(rng.randint(0, 600))
-        subject = {"subject": rng.choice(v.EMAIL_SUBJECTS)}
-        found.append(ActivityPlan(ActivityType.EMAIL_SENT, sent, DEMO, subject))
-        if rng.random() < 0.45:
-            opened = sent + _minutes(rng.randint(5, 2 * 1440))
-            found.append(ActivityPlan(ActivityType.EMAIL_OPENED, opened, DEMO, subject))
-            if rng.random() < 0.3:
-                clicked = opened + _minutes(rng.randint(1, 30))
-                found.append(ActivityPlan(ActivityType.EMAIL_CLICKED, clicked, DEMO, subject))
-    return found
-
-
-def _sales_touches(rng, reached: dict[str, datetime]) -> list[ActivityPlan]:
-    """The owner's calls once a lead is worth working, meetings once it is sales-qualified."""
+def _sales_touches(rng, reached: dict[str, datetime], created: datetime) -> list[ActivityPlan]:
+    """The owner's calls once a lead is worth working, meetings once it is sales-qualified, and
+    the last call (sometimes answered) before a rep disqualifies a lead."""
     found: list[ActivityPlan] = []
 
     def touch(type_: str, at: datetime, actor: str = OWNER, **payload) -> None:
@@ -196,4 +185,13 @@ def _sales_touches(rng, reached: dict[str, datetime]) -> list[ActivityPlan]:
     if opportunity := reached.get(Stage.OPPORTUNITY):
         at = opportunity + _minutes(rng.randint(10, 600))
         touch(ActivityType.EMAIL_SENT, at, subject="Your proposal")
+    if disqualified := reached.get(Stage.DISQUALIFIED):
+        # Not moved into office hours: it must stay before the move it leads to.
+        called = max(created + _minutes(5), disqualified - _minutes(rng.randint(20, 3 * 1440)))
+        outcome = rng.choice(v.CALL_OUTCOMES)
+        payload = {"outcome": outcome, "minutes": rng.randint(1, 10)}
+        found.append(ActivityPlan(ActivityType.CALL, called, OWNER, payload))
+        if outcome == "Connected" and rng.random() < 0.5:
+            answered = called + (disqualified - called) / 2
+            found.append(ActivityPlan(ActivityType.REPLY, answered, OWNER, {}))
     return found

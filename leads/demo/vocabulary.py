@@ -6,8 +6,9 @@ seeded here can ever reach a real mailbox.
 
 from typing import NamedTuple
 
-from campaigns.models import Channel
+from campaigns.models import CampaignStatus, Channel
 from leads import roles
+from leads.stages import Stage
 
 
 class DemoUser(NamedTuple):
@@ -67,18 +68,140 @@ FORM_CHANNELS = (
     Channel.DIRECT,
 )
 
-# (name, channel, utm_campaign)
+# --- campaigns -----------------------------------------------------------------------------------
+
+
+class CampaignSpec(NamedTuple):
+    """A demo campaign. Dates are days from the anchor's date (negative: in the past)."""
+
+    name: str
+    channel: str
+    utm_campaign: str
+    status: str
+    start: int
+    end: int
+    utm_source: str
+    utm_medium: str
+    landing_path: str  # under SITE
+    cta: str  # the landing page's offer
+    weight: int  # its share of its channel's leads and traffic while it runs
+    cpc: float = 0.0  # paid: cost per click, EUR
+    ctr: float = 0.0  # paid: clicks / impressions
+    paused: int | None = None  # a paused campaign ran until this day
+    cost: int = 0  # events: the event's cost; nurture: the tool's per year; draft: its budget
+
+
+SITE = "https://www.funnelcrm.example"
+DEMO_MARKETER = "marketer"  # owns every demo campaign
+A, E = CampaignStatus.ACTIVE, CampaignStatus.ENDED
+P, D = CampaignStatus.PAUSED, CampaignStatus.DRAFT
+PS, SO, EM, EV = Channel.PAID_SEARCH, Channel.PAID_SOCIAL, Channel.EMAIL, Channel.EVENTS
 CAMPAIGNS = (
-    ("Search - Brand", Channel.PAID_SEARCH, "search-brand"),
-    ("Search - CRM software", Channel.PAID_SEARCH, "search-crm-software"),
-    ("Search - Competitor terms", Channel.PAID_SEARCH, "search-competitors"),
-    ("LinkedIn - Lead gen forms", Channel.PAID_SOCIAL, "linkedin-leadgen"),
-    ("LinkedIn - Retargeting", Channel.PAID_SOCIAL, "linkedin-retargeting"),
-    ("Meta - Funnel metrics webinar", Channel.PAID_SOCIAL, "meta-webinar-funnel"),
-    ("Monthly newsletter", Channel.EMAIL, "newsletter-monthly"),
-    ("Nurture - Pricing guide", Channel.EMAIL, "nurture-pricing-guide"),
-    ("B2B Growth Summit booth", Channel.EVENTS, "event-growth-summit"),
-    ("Autumn customer roadshow", Channel.EVENTS, "event-autumn-roadshow"),
+    CampaignSpec("Search - Brand", PS, "search-brand", A, -540, 120, "google", "cpc",
+                 "/lp/funnelcrm", "demo-request", 3, cpc=1.9, ctr=0.048),
+    CampaignSpec("Search - CRM software", PS, "search-crm-software", A, -500, 60, "google",
+                 "cpc", "/lp/b2b-crm-software", "pricing-guide", 5, cpc=5.4, ctr=0.031),
+    CampaignSpec("Search - Competitor terms", PS, "search-competitors", A, -420, 90, "google",
+                 "cpc", "/lp/compare", "demo-request", 2, cpc=7.2, ctr=0.021),
+    CampaignSpec("Search - Lead scoring", PS, "search-lead-scoring", A, -210, 150, "bing", "cpc",
+                 "/lp/lead-scoring", "free-trial", 1, cpc=3.1, ctr=0.027),
+    CampaignSpec("LinkedIn - Lead gen forms", SO, "linkedin-leadgen", A, -480, 90, "linkedin",
+                 "paid_social", "/lp/pricing-guide", "pricing-guide", 4, cpc=7.8, ctr=0.011),
+    CampaignSpec("LinkedIn - Retargeting", SO, "linkedin-retargeting", P, -300, 30, "linkedin",
+                 "paid_social", "/lp/customer-stories", "demo-request", 2, cpc=4.6, ctr=0.014,
+                 paused=-40),
+    CampaignSpec("Meta - Funnel metrics webinar", SO, "meta-webinar-funnel", E, -250, -200,
+                 "facebook", "paid_social", "/webinars/funnel-metrics", "webinar-signup", 3,
+                 cpc=1.5, ctr=0.016),
+    CampaignSpec("LinkedIn - Product launch", SO, "linkedin-product-launch", D, 20, 80,
+                 "linkedin", "paid_social", "/lp/product-launch", "demo-request", 3, cpc=8.0,
+                 ctr=0.01, cost=15000),
+    CampaignSpec("Monthly newsletter", EM, "newsletter-monthly", A, -545, 200, "newsletter",
+                 "email", "/newsletter/latest", "pricing-guide", 6),
+    CampaignSpec("Nurture - Pricing guide", EM, "nurture-pricing-guide", A, -420, 120, "nurture",
+                 "email", "/lp/pricing-guide-next-steps", "demo-request", 2, cost=1800),
+    CampaignSpec("Nurture - Webinar follow-up", EM, "nurture-webinar-followup", A, -260, 100,
+                 "nurture", "email", "/webinars/funnel-metrics-recording", "demo-request", 1,
+                 cost=1200),
+    CampaignSpec("B2B Growth Summit booth", EV, "event-growth-summit", E, -382, -380,
+                 "growth-summit", "event", "/events/growth-summit", "booth-conversation", 3,
+                 cost=18000),
+    CampaignSpec("Customer roadshow", EV, "event-customer-roadshow", E, -104, -100, "roadshow",
+                 "event", "/events/roadshow", "booth-conversation", 2, cost=11000),
+)
+# utm_content of a campaign's links, by channel; search campaigns also carry a keyword.
+UTM_CONTENT = {
+    PS: ("rsa-a", "rsa-b", "rsa-c"),
+    SO: ("single-image", "carousel", "video-30s"),
+    EM: ("header-button", "inline-link", "footer-link"),
+    EV: ("badge-scan", "qr-code"),
+}
+SEARCH_TERMS = {
+    "search-brand": ("funnelcrm", "funnel crm", "funnelcrm pricing"),
+    "search-crm-software": ("b2b crm software", "crm for b2b", "lead management software",
+                            "sales pipeline tool"),
+    "search-competitors": ("hubspot alternative", "pipedrive alternative",
+                           "salesforce alternative"),
+    "search-lead-scoring": ("lead scoring software", "lead scoring model"),
+}
+# UTM source and medium of a lead no campaign brought, by channel (none: no UTM at all).
+UNTAGGED_UTM = {
+    PS: (("google", "cpc"),),
+    SO: (("linkedin", "paid_social"),),
+    Channel.ORGANIC_SOCIAL: (("linkedin", "social"), ("twitter", "social")),
+    EM: (("email", "email"),),
+    Channel.REFERRAL: (("g2", "referral"), ("capterra", "referral"), ("partner-blog", "referral")),
+}
+
+# The content / CTA a lead responded to, and the form that offers it.
+CTA_FORMS = {
+    "pricing-guide": "Pricing guide download",
+    "demo-request": "Demo request",
+    "contact-form": "Contact us",
+    "newsletter-signup": "Newsletter signup",
+    "webinar-signup": "Webinar registration",
+    "free-trial": "Free trial signup",
+}
+SITE_CTAS = {"pricing-guide": 25, "demo-request": 20, "contact-form": 25, "newsletter-signup": 15,
+             "webinar-signup": 10, "free-trial": 5}
+# Leads a rep types in arrive through a conversation, not a form.
+TYPED_IN_CTA = {EV: "booth-conversation", Channel.OTHER: "phone-inquiry"}
+# Where a visitor no campaign brought lands, by channel.
+SITE_LANDING = {
+    Channel.ORGANIC_SEARCH: ("/blog/funnel-metrics", "/blog/lead-scoring-basics",
+                             "/blog/b2b-kpis", "/features", "/pricing", "/"),
+    Channel.ORGANIC_SOCIAL: ("/blog/funnel-metrics", "/blog/b2b-kpis", "/customers"),
+    Channel.REFERRAL: ("/customers", "/integrations", "/"),
+    Channel.DIRECT: ("/", "/pricing", "/features"),
+}
+SITE_LANDING_DEFAULT = ("/", "/pricing")
+# How a lead comes back later: the channel of its return visit.
+RETURN_CHANNELS = {Channel.DIRECT: 25, Channel.ORGANIC_SEARCH: 25, PS: 20, SO: 15,
+                   Channel.ORGANIC_SOCIAL: 10, Channel.REFERRAL: 5}
+
+# --- nurture ------------------------------------------------------------------------------------
+
+
+class WorkflowSpec(NamedTuple):
+    name: str
+    campaign: str  # utm_campaign of the email campaign that sends it
+    goal: str
+    goal_stage: str  # reaching it is the goal
+    subjects: tuple[str, ...]  # one email a week, in this order
+
+
+WORKFLOWS = (
+    WorkflowSpec("Pricing guide follow-up", "nurture-pricing-guide",
+                 "Sales-qualified: a demo booked", Stage.SQL,
+                 ("Your pricing guide", "5 funnel metrics that matter",
+                  "Customer story: 30% more SQLs")),
+    WorkflowSpec("Webinar attendees", "nurture-webinar-followup",
+                 "Sales-qualified: a demo booked", Stage.SQL,
+                 ("Webinar: KPIs in context (recording)", "Your funnel metrics checklist",
+                  "Book a walkthrough of your funnel")),
+    WorkflowSpec("Newsletter onboarding", "newsletter-monthly", "Marketing-qualified", Stage.MQL,
+                 ("Welcome to the FunnelCRM newsletter", "Lead scoring basics",
+                  "What's new this month")),
 )
 
 FIRST_NAMES = (
@@ -144,11 +267,7 @@ DISQUALIFY_REASONS = (
     ("Student or job seeker", 10),
 )
 
-FORMS = ("Contact us", "Pricing guide download", "Webinar registration", "Free trial signup",
-         "Newsletter signup")
 PAGES = ("/", "/pricing", "/features", "/integrations", "/customers", "/blog/funnel-metrics",
          "/blog/lead-scoring-basics", "/docs/getting-started")
-EMAIL_SUBJECTS = ("Your pricing guide", "5 funnel metrics that matter", "Webinar: KPIs in context",
-                  "Customer story: 30% more SQLs", "What's new this month")
 CALL_OUTCOMES = ("Connected", "Connected", "Left voicemail", "No answer")
 MEETING_TITLES = ("Discovery call", "Product demo", "Technical deep dive", "Pricing review")
