@@ -60,8 +60,11 @@ clean:
 
 # Benchmarks: timing targets live here, not in tests. Runs on a throwaway PostgreSQL database.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/funnelcrm_bench
-bench: $(VENV)/.installed
-	$(PY) -c "import psycopg, sys; from urllib.parse import urlparse; u = urlparse('$(BENCH_DATABASE_URL)'); \
+BENCH_DB_RESET = $(PY) -c "import psycopg, sys; from urllib.parse import urlparse; u = urlparse('$(BENCH_DATABASE_URL)'); \
 	  c = psycopg.connect(host=u.hostname, port=u.port or 5432, user=u.username, password=u.password, dbname='postgres', autocommit=True); \
 	  c.execute('DROP DATABASE IF EXISTS ' + u.path[1:] + ' WITH (FORCE)'); c.execute('CREATE DATABASE ' + u.path[1:])"
+bench: $(VENV)/.installed
+	$(BENCH_DB_RESET)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py bench_scoring $(BENCH_ARGS)
+	$(BENCH_DB_RESET)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py bench_import $(BENCH_IMPORT_ARGS)

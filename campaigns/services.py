@@ -3,6 +3,7 @@ data) calls these."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -128,9 +129,6 @@ def daily_metric_upsert(
     it never adds to them. A figure not given is unknown (null), so a row sent again with fewer
     columns clears the ones it leaves out. Returns the row and whether it was created."""
     _require(actor, "campaigns.change_dailymetric", "You may not change marketing metrics.")
-    unknown = set(values) - set(METRIC_FIELDS)
-    if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "Not a daily metric."))
     metric = (
         DailyMetric.objects.select_for_update()
         .filter(date=date, channel=channel, campaign=campaign)
@@ -139,11 +137,57 @@ def daily_metric_upsert(
     created = metric is None
     if created:
         metric = DailyMetric(date=date, channel=channel, campaign=campaign)
-    for field in METRIC_FIELDS:
-        setattr(metric, field, values.get(field))
-    metric.full_clean(validate_unique=False, validate_constraints=False)
+    _metric_fill(metric, values)
     metric.save()
     return metric, created
+
+
+def _metric_fill(metric: DailyMetric, values: dict[str, Any], *, exclude=None) -> None:
+    """The figures replace the old ones; one left out is unknown (null). Checked by the model."""
+    unknown = set(values) - set(METRIC_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "Not a daily metric."))
+    for field in METRIC_FIELDS:
+        setattr(metric, field, values.get(field))
+    metric.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+
+
+MetricRow = tuple[date, str, Campaign | None, dict[str, Any]]  # date, channel, campaign, values
+
+
+@transaction.atomic
+def daily_metrics_bulk_upsert(*, actor: Actor, rows: Iterable[MetricRow]) -> tuple[int, int]:
+    """`daily_metric_upsert` for many rows at once (demo data, large loads): the same rules, written
+    in batches instead of three queries a row. Returns (created, updated)."""
+    _require(actor, "campaigns.change_dailymetric", "You may not change marketing metrics.")
+    rows = list(rows)
+    if not rows:
+        return 0, 0
+    dates = [row[0] for row in rows]
+    existing = {
+        (m.date, m.channel, m.campaign_id): m
+        for m in DailyMetric.objects.select_for_update().filter(
+            date__range=(min(dates), max(dates))
+        )
+    }
+    new, changed, now = [], {}, timezone.now()
+    for day, channel, campaign, values in rows:
+        key = (day, channel, campaign.pk if campaign else None)
+        metric = existing.get(key)
+        if metric is None:
+            metric = existing[key] = DailyMetric(date=day, channel=channel, campaign=campaign)
+            new.append(metric)
+        elif metric.pk is not None:
+            metric.updated_at = now
+            changed[metric.pk] = metric
+        # The campaign is a saved instance: no query per row for its existence; clean() still
+        # checks that it belongs to the row's channel.
+        _metric_fill(metric, values, exclude=["campaign"])
+    DailyMetric.objects.bulk_create(new, batch_size=500)
+    DailyMetric.objects.bulk_update(
+        changed.values(), [*METRIC_FIELDS, "updated_at"], batch_size=500
+    )
+    return len(new), len(changed)
 
 
 # --- nurture ------------------------------------------------------------------------------------

@@ -22,11 +22,10 @@ from campaigns.models import (
     DailyMetric,
     NurtureEnrolment,
 )
-from campaigns.services import daily_metric_upsert
+from campaigns.services import daily_metric_upsert, daily_metrics_bulk_upsert
 from leads import demo, roles
 from leads.actors import SystemActor
 from leads.demo.marketing import local_day
-from leads.demo.metric_writes import daily_metrics_bulk_upsert
 from leads.demo.records import stages_reached
 from leads.models import Account, Activity, ActivityType, Lead, StageTransition
 from leads.stages import FUNNEL, REACHED_FIELD, TERMINAL_STAGES, Stage

@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
@@ -64,6 +65,7 @@ class Command(BaseCommand):
         parser.add_argument("--target", type=float, default=20_000, help="rows/s to reach")
 
     def handle(self, *args, rows, seed, target, **options):
+        call_command("migrate", verbosity=0)
         if Lead.objects.exists():
             raise CommandError("Run the benchmark on an empty database (make bench does).")
         for rule in RULES:

@@ -84,7 +84,7 @@ class Command(BaseCommand):
             for start in range(0, n_leads, 10_000):
                 batch = [
                     Lead(email=f"bench{i}@{rng.choice(DOMAINS)}", job_title=rng.choice(TITLES),
-                         account=rng.choice(accounts), channel="other",
+                         account=rng.choice(accounts), first_touch_channel="other",
                          became_lead_at=now - timedelta(days=rng.randint(1, 540)))
                     for i in range(start, min(n_leads, start + 10_000))
                 ]

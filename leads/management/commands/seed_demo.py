@@ -3,7 +3,7 @@
 What the data is gets decided up front by `leads.demo.demo_plan`, a pure function of the seed and
 of today's date; this command only writes that plan, and writes leads, moves, activities, touches,
 campaigns and enrolments only through the services, so demo history obeys the same rules as real
-history. Daily metrics go through `leads.demo.metric_writes`, the service's rules applied in bulk.
+history. Daily metrics go through `campaigns.services.daily_metrics_bulk_upsert`.
 """
 
 import argparse
@@ -21,13 +21,13 @@ from campaigns.attribution import touch_resolve
 from campaigns.models import Campaign, DailyMetric, NurtureEnrolment, NurtureWorkflow
 from campaigns.services import (
     campaign_create,
+    daily_metrics_bulk_upsert,
     nurture_enrol,
     nurture_enrolment_close,
     nurture_workflow_create,
 )
 from leads import demo
 from leads.actors import SystemActor
-from leads.demo.metric_writes import daily_metrics_bulk_upsert
 from leads.models import Account, Activity, Lead, StageTransition
 from leads.services import (
     account_create,
