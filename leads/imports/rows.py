@@ -93,12 +93,19 @@ def parse_when(value: str, column: str, *, now: datetime) -> datetime | None:
     return parsed
 
 
+# The largest value a PositiveIntegerField holds on every database (PostgreSQL's integer).
+MAX_COUNT = 2_147_483_647
+
+
 def parse_count(value: str, column: str) -> int | None:
     if not value:
         return None
     digits = value.replace(",", "").replace("_", "")
-    if not digits.isdigit():
+    # ASCII only: str.isdigit() accepts digits such as '²' that int() refuses.
+    if not (digits.isascii() and digits.isdigit()):
         raise RowError(f"{column}: '{value}' is not a whole number")
+    if int(digits) > MAX_COUNT:
+        raise RowError(f"{column}: '{value}' is larger than {MAX_COUNT:,}")
     return int(digits)
 
 
