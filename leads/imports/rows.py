@@ -131,8 +131,19 @@ def parse_country(value: str, column: str) -> str:
     return code
 
 
+# Names people write that ISO 3166 does not use.
+_COUNTRY_ALIASES = {
+    "uk": "GB", "u.k.": "GB", "great britain": "GB", "england": "GB", "scotland": "GB",
+    "wales": "GB", "northern ireland": "GB", "usa": "US", "u.s.": "US", "u.s.a.": "US",
+    "america": "US", "holland": "NL", "czech republic": "CZ", "south korea": "KR",
+    "russia": "RU", "vietnam": "VN", "turkey": "TR",
+}
+
+
 @functools.lru_cache(maxsize=1024)
 def _country_code(value: str) -> str | None:
+    if value.lower() in _COUNTRY_ALIASES:
+        return _COUNTRY_ALIASES[value.lower()]
     try:
         return pycountry.countries.lookup(value).alpha_2
     except LookupError:

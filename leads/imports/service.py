@@ -27,8 +27,8 @@ from typing import TextIO
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models import CharField, Q, Value
+from django.db.models.functions import Cast, Concat, Lower
 from django.utils import timezone
 
 from campaigns.attribution import touch_first_fields, touch_resolve
@@ -37,7 +37,7 @@ from campaigns.models import Campaign
 from ..actors import Actor, SystemActor, actor_fields
 from ..models import Account, Lead, StageTransition
 from ..services import account_build
-from ..sql import rows_insert
+from ..sql import id_set, rows_insert
 from ..stages import EXIT_FROM, EXIT_STAGES, FUNNEL, REACHED_FIELD, TERMINAL_STAGES, Stage
 from . import hubspot, product_csv
 from .rows import ImportRow, RowError
@@ -134,7 +134,7 @@ def _rows_read(file: TextIO, format: str, report: ImportReport, progress: Progre
     reader = csv.reader(file)
     try:
         header = next(reader, None)
-    except (csv.Error, UnicodeDecodeError) as exc:
+    except csv.Error as exc:
         raise ImportFileError(f"Line 1: not a readable CSV file ({exc}).") from exc
     if header:
         header = [h.strip().lstrip("\ufeff") for h in header]  # an Excel BOM
@@ -148,7 +148,9 @@ def _rows_read(file: TextIO, format: str, report: ImportReport, progress: Progre
             cells = next(reader)
         except StopIteration:
             break
-        except (csv.Error, UnicodeDecodeError) as exc:
+        # A UnicodeDecodeError is not caught: the file is not the text it claims to be, and the
+        # caller refuses it whole (nothing is written before every row has been read).
+        except csv.Error as exc:
             report.rows += 1
             report.rejected.append((line, f"not readable as CSV ({exc})"))
             line = reader.line_num + 1
@@ -255,9 +257,9 @@ class _Fold:
             users = User.objects.annotate(u=Lower("username"), e=Lower("email")).filter(
                 Q(u__in=keys) | Q(e__in=keys), is_active=True
             )
-            for user in users.order_by("-pk"):
-                self.owners[user.e] = user
-                self.owners[user.u] = user  # a username wins over another user's email
+            users = list(users.order_by("-pk"))  # with two of one email, the oldest wins
+            self.owners.update((user.e, user) for user in users)
+            self.owners.update((user.u, user) for user in users)  # a username beats an email
         self.campaigns = {
             c.utm_campaign.lower(): c for c in Campaign.objects.all()
         }
@@ -376,11 +378,15 @@ class _Fold:
         current = state.account_key or (lead.account.name.lower() if lead.account_id else None)
         if key is not None and key != current:
             state.account_key = key
-        # First-reached dates only ever move earlier.
+        # First-reached dates only ever move earlier. A stage the lead has not reached gets its
+        # date when _advance moves the lead into it, never while it stays behind or closed.
+        won_before = lead.became_won_at
         for stage, at in row.reached.items():
             name = REACHED_FIELD[stage]
-            if getattr(lead, name) is None or at < getattr(lead, name):
+            if getattr(lead, name) is not None and at < getattr(lead, name):
                 setattr(lead, name, at)
+        if lead.stage == Stage.WON and won_before is not None and lead.closed_at == won_before:
+            lead.closed_at = lead.became_won_at  # it was won when it was first won
         self._advance(state, row)
 
     def _advance(self, state: _State, row: ImportRow) -> None:
@@ -391,6 +397,9 @@ class _Fold:
         row_top = FUNNEL[len(row.reached) - 1]
         current = FUNNEL.index(Stage(lead.stage))
         for stage in FUNNEL[current + 1 : FUNNEL.index(row_top) + 1]:
+            name = REACHED_FIELD[stage]
+            if getattr(lead, name) is None:
+                setattr(lead, name, row.reached[stage])
             state.moves.append((lead.stage, stage))
             lead.stage = stage
         if lead.stage == Stage.WON:
@@ -424,6 +433,13 @@ class _Fold:
             rows_insert(Lead, [s.lead for s in chunk], now=now)
             done += len(chunk)
             self.progress("write", done, total)
+        # Emails passed from one lead to another (a@ -> b@ while b@ -> c@) would collide on the
+        # unique index mid-update: the leads whose email changes let go of theirs first.
+        moved = [s.lead.pk for s in old if s.lead.email != s.original[0]]
+        if moved:
+            Lead.objects.filter(pk__in=id_set(moved)).update(
+                email=Concat(Value("import-swap-"), Cast("pk", CharField()), Value("@invalid"))
+            )
         for chunk in _chunks(old):
             for state in chunk:
                 state.lead.version += 1
@@ -440,7 +456,7 @@ class _Fold:
             [
                 StageTransition(
                     lead_id=s.lead.pk, from_stage=frm, to_stage=to, at=_move_at(s.lead, to),
-                    **fields,
+                    reason=s.lead.exit_reason if to in EXIT_STAGES else "", **fields,
                 )
                 for s in changed
                 for frm, to in s.moves

@@ -1274,3 +1274,79 @@ def test_importing_fifty_rows_takes_a_bounded_number_of_queries(
     assert counts(output) == "created 0, updated 43, unchanged 0, skipped 7, rejected 0"
     assert set(Lead.objects.values_list("score", flat=True)) == {10}
 
+
+
+# --- regressions found in review ----------------------------------------------------------------
+
+
+def test_a_latin1_byte_in_the_middle_refuses_the_whole_file(tmp_path):
+    # given: 300 good rows, then one written in Latin-1, then more good rows
+    path = tmp_path / "mixed.csv"
+    rows = [contact(id=str(n), email=f"c{n}@example.com") for n in range(1, 400)]
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+    data = path.read_bytes().replace(b"Ann,Lee,c300@", "Jürgen,Lee,c300@".encode("latin-1"))
+    path.write_bytes(data)
+
+    # when / then: refused whole, with the reason, and nothing written
+    with pytest.raises(CommandError, match="not UTF-8.*Nothing was imported"):
+        call_command("import_leads", str(path), "--format", "hubspot", stdout=io.StringIO(),
+                     stderr=io.StringIO())
+    assert not Lead.objects.exists()
+
+
+def test_emails_passed_along_a_chain_of_leads_update_both(export):
+    run(export(contact(id="1", email="a@example.com"), contact(id="2", email="b@example.com")))
+
+    output, code = run(export(contact(id="2", email="c@example.com"),
+                              contact(id="1", email="b@example.com")))
+
+    assert (code, counts(output)) == (0, "created 0, updated 2, unchanged 0, skipped 0, rejected 0")
+    assert one_lead(external_id="hubspot:1").email == "b@example.com"
+    assert one_lead(external_id="hubspot:2").email == "c@example.com"
+
+
+def test_a_closed_lead_gets_no_date_for_a_stage_it_never_reached(export):
+    run(export(contact(lifecycle="Other")))
+
+    run(export(contact(lifecycle="Customer", won="2025-03-01 10:00")))
+
+    lead = one_lead(email="ann@example.com")
+    assert lead.stage == "disqualified"
+    assert (lead.became_mql_at, lead.became_won_at) == (None, None)
+
+
+def test_an_earlier_customer_date_moves_the_won_lead_closed_at_with_it(export):
+    run(export(contact(lifecycle="Customer", won="2025-03-01 10:00")))
+
+    run(export(contact(lifecycle="Customer", won="2025-02-01 10:00")))
+
+    lead = one_lead(email="ann@example.com")
+    assert lead.became_won_at == lead.closed_at == utc("2025-02-01 10:00")
+
+
+def test_a_username_wins_over_another_users_email(export):
+    from tests.factories import UserFactory
+
+    UserFactory(username="older", email="pat@example.com")
+    named = UserFactory(username="pat@example.com", email="someone@example.com")
+
+    run(export(contact(owner="pat@example.com")))
+
+    assert one_lead(email="ann@example.com").owner == named
+
+
+def test_the_disqualifying_transition_carries_the_reason(export):
+    run(export(contact(lifecycle="Other")))
+
+    exit_move = StageTransition.objects.get(to_stage="disqualified")
+    assert exit_move.reason == "imported as Other"
+
+
+@pytest.mark.parametrize(("written", "code"), [("UK", "GB"), ("Germany", "DE"), ("usa", "US")])
+def test_common_country_names_are_understood(export, written, code):
+    run(export(contact(company="Acme", country=written)))
+
+    assert one_lead(email="ann@example.com").account.country == code
