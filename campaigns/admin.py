@@ -25,6 +25,7 @@ from .services import (
     campaign_create,
     campaign_form_key_rotate,
     campaign_update,
+    daily_metric_delete,
     daily_metric_upsert,
     nurture_workflow_create,
 )
@@ -302,6 +303,13 @@ class DailyMetricAdmin(admin.ModelAdmin):
             campaign=obj.campaign, values=values,
         )
         obj.pk = metric.pk
+
+    def delete_model(self, request, obj):
+        _service_call(daily_metric_delete, actor=request.user, metric=obj)
+
+    def delete_queryset(self, request, queryset):
+        for metric in queryset:
+            _service_call(daily_metric_delete, actor=request.user, metric=metric)
 
 
 # --- nurture ------------------------------------------------------------------------------------

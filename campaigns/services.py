@@ -142,6 +142,13 @@ def daily_metric_upsert(
     return metric, created
 
 
+@transaction.atomic
+def daily_metric_delete(*, actor: Actor, metric: DailyMetric) -> None:
+    """Remove a day's figures (a row loaded by mistake): the day becomes unknown again."""
+    _require(actor, "campaigns.delete_dailymetric", "You may not delete marketing metrics.")
+    DailyMetric.objects.filter(pk=metric.pk).delete()
+
+
 def _metric_fill(metric: DailyMetric, values: dict[str, Any], *, exclude=None) -> None:
     """The figures replace the old ones; one left out is unknown (null). Checked by the model."""
     unknown = set(values) - set(METRIC_FIELDS)

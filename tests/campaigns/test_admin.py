@@ -430,6 +430,23 @@ def test_changing_a_day_replaces_its_figures(client, staff_marketer):
     assert DailyMetric.objects.count() == 1
 
 
+def test_marketer_deletes_a_day_loaded_by_mistake_and_a_rep_cannot(
+    client, staff_marketer, staff_rep
+):
+    row = metric(channel="email", day=date(2025, 3, 1), emails_sent=10)
+    kept = metric(channel="email", day=date(2025, 3, 2), emails_sent=11)
+
+    client.force_login(staff_rep)
+    assert client.post(f"{change_url(METRICS, row)}delete/", {"post": "yes"}).status_code == 403
+    client.force_login(staff_marketer)
+    response = client.post(
+        METRICS, {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert list(DailyMetric.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
 def test_metric_changelist_filters_by_campaign(client, staff_marketer, attributed):
     client.force_login(staff_marketer)
 
