@@ -126,8 +126,8 @@ def campaign_figures(queryset):
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignAdminForm
-    list_display = ["name", "channel", "status", "owner", "starts_on", "ends_on", "budget",
-                    "spend_to_date", "leads_attributed"]
+    list_display = ["name", "channel", "status", "owner", "starts_on", "ends_on",
+                    "budget_display", "spend_to_date", "leads_attributed"]
     list_filter = ["channel", "status", ("owner", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["owner"]
     search_fields = ["name", "utm_campaign", "utm_source", "utm_medium"]
@@ -170,6 +170,10 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # leads and spend are attributed to it; end it (status) instead
+
+    @admin.display(description="budget", ordering="budget")
+    def budget_display(self, obj):
+        return EMPTY if obj.budget is None else f"{obj.budget:,.2f}"
 
     @admin.display(description="spend to date", ordering="spend_to_date")
     def spend_to_date(self, obj):
