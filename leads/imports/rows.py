@@ -75,22 +75,31 @@ def parse_email(value: str, column: str = "Email") -> str:
     return value
 
 
+def when_parse(value: str) -> datetime | None:
+    """A non-empty cell as an aware datetime, or None when it is not a date."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        # What timezone.make_aware does with zoneinfo, without its per-call lookups.
+        parsed = parsed.replace(tzinfo=timezone.get_default_timezone())
+    return parsed
+
+
 def parse_when(value: str, column: str, *, now: datetime) -> datetime | None:
     """`YYYY-MM-DD HH:MM` or ISO 8601; a time without an offset is in TIME_ZONE."""
     if not value:
         return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise RowError(
-            f"{column}: '{value}' is not a date (use YYYY-MM-DD HH:MM or ISO 8601)"
-        ) from None
-    if parsed.tzinfo is None:
-        # What timezone.make_aware does with zoneinfo, without its per-call lookups.
-        parsed = parsed.replace(tzinfo=timezone.get_default_timezone())
+    parsed = when_parse(value)
+    if parsed is None:
+        raise RowError(f"{column}: '{value}' {NOT_A_DATE}")
     if parsed > now:
         raise RowError(f"{column}: '{value}' is in the future")
     return parsed
+
+
+NOT_A_DATE = "is not a date (use YYYY-MM-DD HH:MM or ISO 8601)"
 
 
 # The largest value a PositiveIntegerField holds on every database (PostgreSQL's integer).

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import TextIO
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import CharField, Q, Value
 from django.db.models.functions import Cast, Concat, Lower
 from django.utils import timezone
@@ -88,17 +88,44 @@ def leads_import(
     format: str,
     actor: Actor = SystemActor.IMPORT,
     progress: Progress | None = None,
+    engine: str = "auto",
 ) -> ImportReport:
     """Import a CSV of leads. Returns the counts and the rejected rows (line, reason); raises
-    ImportFileError, writing nothing, when the header is unusable."""
+    ImportFileError, writing nothing, when the header is unusable.
+
+    `engine` is "python" (row by row, any database), "sql" (set-based, PostgreSQL only: see
+    `pg.py`) or "auto", the SQL one on PostgreSQL. Both apply the same rules with the same
+    results; the SQL engine hands the rows it cannot settle on its own to the Python one."""
     if format not in FORMATS:
         raise ImportFileError(f"Unknown format '{format}': use one of {', '.join(FORMATS)}.")
+    if engine == "auto":
+        engine = "sql" if connection.vendor == "postgresql" else "python"
     started = time.perf_counter()
     progress = progress or (lambda phase, done, total: None)
     report = ImportReport(format=format)
-    rows = _rows_read(file, format, report, progress)
+    reader = csv.reader(file)
+    header = _header_read(reader, format)
+    now = timezone.now()
     with transaction.atomic():
-        _Fold(rows, report, actor, progress).run()
+        if engine == "sql":
+            from .pg import sql_import
+
+            changed = sql_import(
+                cells=_cells(reader, header, report, progress), header=header, report=report,
+                actor=actor, progress=progress, now=now,
+            )
+        else:
+            rows = rows_parse(
+                _cells(reader, header, report, progress), header=header, report=report, now=now
+            )
+            changed = Fold(rows, report, actor, progress).run()
+        report.rejected.sort()
+        if changed:
+            from ..scoring.services import leads_rescore
+
+            progress("score", 0, len(changed))
+            leads_rescore(lead_ids=changed)
+            progress("score", len(changed), len(changed))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -129,9 +156,7 @@ def _header_check(header: list[str] | None, format: str) -> None:
         )
 
 
-def _rows_read(file: TextIO, format: str, report: ImportReport, progress: Progress):
-    """The file's good rows as ImportRows, in file order; bad rows go to the report."""
-    reader = csv.reader(file)
+def _header_read(reader, format: str) -> list[str]:
     try:
         header = next(reader, None)
     except csv.Error as exc:
@@ -139,10 +164,15 @@ def _rows_read(file: TextIO, format: str, report: ImportReport, progress: Progre
     if header:
         header = [h.strip().lstrip("\ufeff") for h in header]  # an Excel BOM
     _header_check(header, format)
-    parse = FORMATS[format][2]
-    now = timezone.now()
-    rows: list[ImportRow] = []
+    return header
+
+
+def _cells(reader, header: list[str], report: ImportReport, progress: Progress):
+    """(line, cells) of each row the CSV reader can read, in file order; the line is the row's
+    first physical line (the header is line 1). Unreadable rows, and rows with more cells than the
+    header, are rejected here; blank lines are no rows at all."""
     line = reader.line_num + 1
+    width = len(header)
     while True:
         try:
             cells = next(reader)
@@ -155,14 +185,29 @@ def _rows_read(file: TextIO, format: str, report: ImportReport, progress: Progre
             report.rejected.append((line, f"not readable as CSV ({exc})"))
             line = reader.line_num + 1
             continue
-        if not any(c.strip() for c in cells):
-            line = reader.line_num + 1
-            continue  # a blank line is not a row
-        report.rows += 1
+        text = "".join(cells)
+        if text.strip():  # a blank line is not a row
+            report.rows += 1
+            if len(cells) > width:
+                report.rejected.append((line, f"has {len(cells)} cells but the header has {width}"))
+            elif "\x00" in text:
+                report.rejected.append((line, "contains a NUL character, which is not text"))
+            else:
+                yield line, cells
+            if report.rows % CHUNK == 0:
+                progress("read", report.rows, 0)
+        line = reader.line_num + 1
+    progress("read", report.rows, report.rows)
+
+
+def rows_parse(cells, *, header: list[str], report: ImportReport, now: datetime):
+    """The rows as ImportRows, in file order; bad rows go to the report, subscribers are counted
+    as skipped."""
+    parse = FORMATS[report.format][2]
+    rows: list[ImportRow] = []
+    for line, values in cells:
         try:
-            if len(cells) > len(header):
-                raise RowError(f"has {len(cells)} cells but the header has {len(header)}")
-            parsed = parse(dict(zip(header, cells, strict=False)), line=line, now=now)
+            parsed = parse(dict(zip(header, values, strict=False)), line=line, now=now)
         except RowError as exc:
             report.rejected.append((line, str(exc)))
         else:
@@ -170,10 +215,6 @@ def _rows_read(file: TextIO, format: str, report: ImportReport, progress: Progre
                 report.skipped += 1
             else:
                 rows.append(parsed)
-        line = reader.line_num + 1
-        if report.rows % CHUNK == 0:
-            progress("read", report.rows, 0)
-    progress("read", report.rows, report.rows)
     return rows
 
 
@@ -202,7 +243,10 @@ def _snapshot(lead: Lead) -> tuple:
     return tuple(getattr(lead, f) for f in TRACKED)
 
 
-class _Fold:
+class Fold:
+    """Folds parsed rows into leads and writes them; `run` returns the ids of the leads it
+    created or changed, for the caller to rescore."""
+
     def __init__(self, rows: list[ImportRow], report: ImportReport, actor, progress: Progress):
         self.rows, self.report, self.actor, self.progress = rows, report, actor, progress
         self.by_external: dict[str, _State] = {}
@@ -212,7 +256,7 @@ class _Fold:
         self.owners: dict[str, object] = {}
         self.campaigns: dict[str, Campaign] = {}
 
-    def run(self) -> None:
+    def run(self) -> list[int]:
         self._preload()
         total = len(self.rows)
         for done, row in enumerate(self.rows, start=1):
@@ -223,8 +267,7 @@ class _Fold:
             if done % CHUNK == 0:
                 self.progress("match", done, total)
         self.progress("match", total, total)
-        self.report.rejected.sort()
-        self._write()
+        return self._write()
 
     # Everything the rows refer to is read in a few queries up front, not once per row.
     def _preload(self) -> None:
@@ -415,7 +458,7 @@ class _Fold:
 
     # --- writing --------------------------------------------------------------------------------
 
-    def _write(self) -> None:
+    def _write(self) -> list[int]:
         states = {id(s): s for s in (*self.by_email.values(), *self.by_external.values())}
         changed = sorted(
             (s for s in states.values() if s.changed()),
@@ -463,12 +506,7 @@ class _Fold:
             ],
             now=now,
         )
-        if changed:
-            from ..scoring.services import leads_rescore
-
-            self.progress("score", 0, total)
-            leads_rescore(lead_ids=[s.lead.pk for s in changed])
-            self.progress("score", total, total)
+        return [s.lead.pk for s in changed]
 
     def _accounts_create(self) -> None:
         wanted = [

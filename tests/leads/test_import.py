@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import timezone
 
 from leads.actors import SystemActor
@@ -1261,14 +1262,17 @@ def test_importing_fifty_rows_takes_a_bounded_number_of_queries(
     AccountFactory(name="company 3")
     path = export(*fifty_contacts())
 
-    with django_assert_max_num_queries(35):
+    # The set-based engine (PostgreSQL) runs more statements, but just as many for 50 rows as for
+    # 100,000; the row-by-row one (SQLite) reads and writes in chunks.
+    bound = 50 if connection.vendor == "postgresql" else 35
+    with django_assert_max_num_queries(bound):
         output, code = run(path)
 
     assert counts(output) == "created 43, updated 0, unchanged 0, skipped 7, rejected 0"
 
     # and again, with every lead changed (a new job title), as bounded
     rows = [{**row, "Job Title": "Head of Everything"} for row in fifty_contacts()]
-    with django_assert_max_num_queries(35):
+    with django_assert_max_num_queries(bound):
         output, code = run(export(*rows))
 
     assert counts(output) == "created 0, updated 43, unchanged 0, skipped 7, rejected 0"
