@@ -46,6 +46,7 @@ from ..sql import rows_insert
 from ..stages import EXIT_FROM, EXIT_STAGES, FUNNEL, REACHED_FIELD, Stage
 from . import hubspot, product_csv
 from .rows import (
+    ImportRow,
     RowError,
     parse_amount,
     parse_count,
@@ -783,9 +784,11 @@ class _Run:
     # --- 4. write -----------------------------------------------------------------------------
 
     def _accounts(self, *, first_pass: bool) -> None:
-        """Create the accounts the settled rows name that do not exist yet. Each is described by
-        the first row naming it: on the first pass only companies a settled row names first, the
-        rest after the row-by-row engine has created the ones its rows name first."""
+        """Find the accounts the rows name (`imp_acc`); after the row-by-row engine has run,
+        create the ones that still do not exist. A new company is described by the first row
+        imported that names it, which only the row-by-row engine can tell (it may reject its
+        rows): it gets this engine's first row per new company (`_account_rows`) and creates
+        every account its rows or those name. What is left here is named by settled rows only."""
         account = connection.ops.quote_name(Account._meta.db_table)
         if first_pass:
             self.sql(
@@ -801,26 +804,9 @@ class _Run:
             ORDER BY lower(name), id
             """
         )
-        condition = ""
         if first_pass:
-            # Rows the other engine folds that name the company earlier (those that could fail
-            # only on their owner or campaign do not count).
-            condition = """
-              AND NOT EXISTS (
-                SELECT 1 FROM imp_row o JOIN imp_cls oc ON oc.line = o.line
-                WHERE NOT oc.eligible AND o.key_company = r.key_company AND o.line < r.line
-                  AND NOT oc.py AND o.owner_problem IS NULL AND o.touch_problem IS NULL)
-            """
-        wanted = self.sql(
-            f"""
-            SELECT DISTINCT ON (r.key_company) r.key_company, r.company, r.company_domain,
-                   r.industry, r.employees, r.country
-            FROM imp_row r JOIN imp_cls c ON c.line = r.line
-            WHERE c.eligible AND r.key_company <> ''
-              AND r.key_company NOT IN (SELECT key FROM imp_acc) {condition}
-            ORDER BY r.key_company, r.line
-            """
-        ).fetchall()
+            return
+        wanted = [row[:1] + row[2:] for row in self._first_naming_rows()]
         if not wanted:
             return
         built = [
@@ -831,6 +817,30 @@ class _Run:
         ]
         rows_insert(Account, built, now=self.now)
         self._fill("imp_acc", ((key, a.pk) for (key, *_), a in zip(wanted, built, strict=True)))
+
+    def _first_naming_rows(self) -> list[tuple]:
+        """(key, line, name, domain, industry, employees, country) of the first settled row
+        naming each company that has no account yet."""
+        return self.sql(
+            """
+            SELECT DISTINCT ON (r.key_company) r.key_company, r.line, r.company,
+                   r.company_domain, r.industry, r.employees, r.country
+            FROM imp_row r JOIN imp_cls c ON c.line = r.line
+            WHERE c.eligible AND r.key_company <> ''
+              AND r.key_company NOT IN (SELECT key FROM imp_acc)
+            ORDER BY r.key_company, r.line
+            """
+        ).fetchall()
+
+    def _account_rows(self) -> dict[str, ImportRow]:
+        """`_first_naming_rows` as the row-by-row engine's rows, by its own key."""
+        return {
+            name.lower(): ImportRow(
+                line=line, email="", company=name, company_domain=domain, industry=industry,
+                employees=employees, country=country,
+            )
+            for _, line, name, domain, industry, employees, country in self._first_naming_rows()
+        }
 
     def _python_rows(self) -> list[int]:
         """Rows this engine does not settle, folded by the row-by-row engine in file order."""
@@ -851,7 +861,10 @@ class _Run:
         present = self.fmt.present
         cells = ((line, [c or "" for c in values]) for line, *values in sorted(raw))
         rows = rows_parse(cells, header=present, report=self.report, now=self.now)
-        return Fold(rows, self.report, self.actor, lambda *a: None).run()
+        fold = Fold(
+            rows, self.report, self.actor, lambda *a: None, account_rows=self._account_rows()
+        )
+        return fold.run()
 
     def _write(self) -> list[int]:
         lead = connection.ops.quote_name(Lead._meta.db_table)

@@ -247,12 +247,18 @@ class Fold:
     """Folds parsed rows into leads and writes them; `run` returns the ids of the leads it
     created or changed, for the caller to rescore."""
 
-    def __init__(self, rows: list[ImportRow], report: ImportReport, actor, progress: Progress):
+    def __init__(
+        self, rows: list[ImportRow], report: ImportReport, actor, progress: Progress,
+        *, account_rows: dict[str, ImportRow] | None = None,
+    ):
+        """`account_rows`: the first row naming each new company among rows another engine
+        imports (the SQL engine's, `pg.py`): an earlier row folded here describes it instead,
+        and either way the account is created here."""
         self.rows, self.report, self.actor, self.progress = rows, report, actor, progress
         self.by_external: dict[str, _State] = {}
         self.by_email: dict[str, _State] = {}
         self.accounts: dict[str, Account] = {}
-        self.account_rows: dict[str, ImportRow] = {}
+        self.account_rows: dict[str, ImportRow] = dict(account_rows or {})
         self.owners: dict[str, object] = {}
         self.campaigns: dict[str, Campaign] = {}
 
@@ -361,7 +367,8 @@ class Fold:
         if not row.company:
             return None
         key = row.company.lower()
-        if key not in self.accounts and key not in self.account_rows:
+        first = self.account_rows.get(key)
+        if key not in self.accounts and (first is None or row.line < first.line):
             self.account_rows[key] = row  # the first row naming a new company describes it
         return key
 
