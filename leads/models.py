@@ -79,6 +79,7 @@ class Lead(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_leads",
+        db_index=False,  # lead_owner_stage_idx (owner, stage) serves lookups by owner
     )
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.LEAD)
     score = models.IntegerField(default=0)
@@ -95,6 +96,7 @@ class Lead(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="leads",
+        db_index=False,  # a partial index in Meta: most leads have no campaign
     )
     last_touch_channel = models.CharField(
         "last-touch channel", max_length=32, choices=Channel.choices, default=Channel.OTHER
@@ -106,6 +108,7 @@ class Lead(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="last_touch_leads",
+        db_index=False,  # a partial index in Meta: most leads have no campaign
     )
     last_touch_at = models.DateTimeField(null=True, blank=True)
     utm_source = models.CharField("UTM source", max_length=200, blank=True)
@@ -187,8 +190,16 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["owner", "stage"], name="lead_owner_stage_idx"),
             models.Index(fields=["stage", "-became_lead_at"], name="lead_stage_recent_idx"),
-            models.Index(fields=["first_touch_channel"], name="lead_first_touch_channel_idx"),
-            models.Index(fields=["last_touch_channel"], name="lead_last_touch_channel_idx"),
+            # Indexes cost every write (an import writes 100,000 leads at once): none on
+            # low-cardinality columns such as the channels, and the campaign ones only where set.
+            models.Index(
+                fields=["first_touch_campaign"], name="lead_first_touch_campaign_idx",
+                condition=Q(first_touch_campaign__isnull=False),
+            ),
+            models.Index(
+                fields=["last_touch_campaign"], name="lead_last_touch_campaign_idx",
+                condition=Q(last_touch_campaign__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -220,7 +231,10 @@ class StageTransition(models.Model):
     """One change of a lead's stage. Written by the lifecycle service, never edited or deleted;
     the database refuses updates (and, on PostgreSQL, deletes) through triggers."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="transitions")
+    # transition_lead_at_idx (lead, at) serves lookups by lead: no index of its own.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.PROTECT, related_name="transitions", db_index=False
+    )
     from_stage = models.CharField(
         max_length=20, choices=Stage.choices, blank=True, help_text="Empty at the lead's creation."
     )
@@ -232,6 +246,7 @@ class StageTransition(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,  # a partial index in Meta: imports and scoring move leads too
     )
     actor_system = models.CharField(max_length=20, choices=SystemActor.choices, blank=True)
     note = models.TextField(blank=True)
@@ -260,6 +275,10 @@ class StageTransition(models.Model):
         indexes = [
             models.Index(fields=["lead", "at"], name="transition_lead_at_idx"),
             models.Index(fields=["to_stage", "at"], name="transition_to_stage_at_idx"),
+            models.Index(
+                fields=["actor_user"], name="transition_actor_user_idx",
+                condition=Q(actor_user__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

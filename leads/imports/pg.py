@@ -531,7 +531,7 @@ class _Run:
         self._accounts(first_pass=False)
         changed += self._write()
         self.sql(
-            "DROP TABLE IF EXISTS imp_raw, imp_val, imp_row, imp_cls, "
+            "DROP TABLE IF EXISTS imp_raw, imp_row, imp_cls, "
             "imp_acc, imp_new, imp_upd"
             + "".join(f", imp_l_{lookup.name}" for lookup in self.fmt.lookups())
         )
@@ -545,7 +545,7 @@ class _Run:
         # saves), and room to sort and hash the file in memory.
         self.sql(
             "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; SET LOCAL temp_buffers = '128MB'; "
-            "DROP TABLE IF EXISTS imp_raw, imp_val, imp_row, imp_cls, imp_acc, imp_new, imp_upd; "
+            "DROP TABLE IF EXISTS imp_raw, imp_row, imp_cls, imp_acc, imp_new, imp_upd; "
             f"CREATE TEMP TABLE imp_raw (line integer PRIMARY KEY, {columns}) ON COMMIT DROP"
         )
 
@@ -623,9 +623,7 @@ class _Run:
         values = ", ".join(f"{expr} AS {name}" for name, expr in fmt.values().items())
         problems = ", ".join(f"{p} AS p{i}" for i, p in enumerate(fmt.problems()))
         # Level 1: trimmed cells; level 2: dates; level 3: values, lookups and checks.
-        self.sql(
-            f"""
-            CREATE TEMP TABLE imp_val ON COMMIT DROP AS
+        parsed = f"""
             SELECT line, {values}, {problems}
             FROM (
                 SELECT *, {dates or "NULL AS no_dates"}
@@ -633,8 +631,8 @@ class _Run:
                 OFFSET 0
             ) r
             {joins}
+            OFFSET 0
             """.replace("reach_problem", "NULL::text").replace("closed_problem", "NULL::text")
-        )
         # The problems that need the first-reached dates are computed on the next level; the
         # ones before them in the order stay where they are.
         count = len(fmt.problems())
@@ -693,7 +691,7 @@ class _Run:
                                           WHEN own2 IS NOT NULL THEN 2 WHEN own1 IS NOT NULL THEN 1
                                           ELSE 0 END)
                             END AS last
-                        FROM imp_val
+                        FROM ({parsed}) parsed
                     ) e
                 ) r
             ) c
@@ -707,7 +705,6 @@ class _Run:
                 + " END AS latest",
             )
         )
-        self.sql("CREATE INDEX ON imp_row (line); ANALYZE imp_row")
 
     # --- 3. classify --------------------------------------------------------------------------
 
@@ -743,7 +740,6 @@ class _Run:
             FROM base b LEFT JOIN hits h ON h.lead_id = b.by_email
             """
         )
-        self.sql("CREATE INDEX ON imp_cls (line); ANALYZE imp_cls")
         # A row this engine settles can still fail on its owner or its campaign: the checks the
         # row-by-row engine makes when it folds a row, in its order.
         self.sql(
@@ -1100,14 +1096,15 @@ def _down_from(i: int) -> str:
 
 def _fast_date(v: str) -> str:
     """SQL: `v` has one of the shapes SQL reads itself, every field in range, and names a real
-    day. Python's fromisoformat reads all of these the same way."""
+    day. Python's fromisoformat reads all of these the same way. Year 1 goes to Python, which
+    refuses the times before 0001-01-01 UTC (`rows.when_parse`)."""
     year, month, day = f"substr({v}, 1, 4)", f"substr({v}, 6, 2)", f"substr({v}, 9, 2)"
     number = f"{year}::int"
     leap = f"({number} %% 4 = 0 AND ({number} %% 100 <> 0 OR {number} %% 400 = 0))"
     shapes = ", ".join(lit(shape) for shape in (*NAIVE_SHAPES, *AWARE_SHAPES))
     return (
         f"translate({v}, '012345678', '999999999') IN ({shapes}) "
-        f"AND {year} <> '0000' AND {month} BETWEEN '01' AND '12' AND {day} BETWEEN '01' AND '31' "
+        f"AND {year} > '0001' AND {month} BETWEEN '01' AND '12' AND {day} BETWEEN '01' AND '31' "
         f"AND ({day} <= '28' OR {month} IN ('01', '03', '05', '07', '08', '10', '12') "
         f"OR ({day} <= '30' AND {month} <> '02') OR ({day} = '29' AND {leap})) "
         f"AND (length({v}) = 10 OR (substr({v}, 12, 2) <= '23' AND substr({v}, 15, 2) <= '59')) "
