@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import pycountry
@@ -76,7 +76,8 @@ def parse_email(value: str, column: str = "Email") -> str:
 
 
 def when_parse(value: str) -> datetime | None:
-    """A non-empty cell as an aware datetime, or None when it is not a date."""
+    """A non-empty cell as an aware datetime, or None when it is not a date (or is one before
+    0001-01-01 UTC, which no database stores)."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -84,7 +85,19 @@ def when_parse(value: str) -> datetime | None:
     if parsed.tzinfo is None:
         # What timezone.make_aware does with zoneinfo, without its per-call lookups.
         parsed = parsed.replace(tzinfo=timezone.get_default_timezone())
+    offset = parsed.utcoffset()
+    if parsed.year == 1 or abs(offset) > MAX_OFFSET:
+        try:
+            instant = parsed.astimezone(UTC)
+        except OverflowError:  # before year 1 in UTC; past 9999 it is refused as in the future
+            return None if parsed.year == 1 else parsed
+        if abs(offset) > MAX_OFFSET:
+            return instant  # the same instant, written with an offset PostgreSQL reads
     return parsed
+
+
+# PostgreSQL refuses a timestamp written with a UTC offset of 16 hours or more.
+MAX_OFFSET = timedelta(hours=15, minutes=59, seconds=59)
 
 
 def parse_when(value: str, column: str, *, now: datetime) -> datetime | None:

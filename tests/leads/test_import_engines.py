@@ -488,14 +488,7 @@ def assert_same(python: list[dict], sql: list[dict]) -> None:
 # --- the differential test ----------------------------------------------------------------------
 
 
-YEAR_ONE_BUG = (
-    "a time before 0001-01-01 UTC is stored by both engines and cannot be read back"
-)
-OFFSET_BUG = "an offset of +16:00 or more crashes the import on PostgreSQL (both engines)"
-KNOWN = {  # (seed, fmt, berlin): why it fails, until fixed
-    (1, "hubspot", True): OFFSET_BUG, (2, "hubspot", True): YEAR_ONE_BUG,
-    (3, "hubspot", False): OFFSET_BUG,
-}
+KNOWN: dict[tuple, str] = {}  # (seed, fmt, berlin): why it fails, until fixed
 
 
 def _cases():
@@ -647,7 +640,6 @@ def test_a_company_named_first_by_a_rejected_row_is_described_by_the_next_import
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=OFFSET_BUG)
 @pytest.mark.parametrize("engine", ["python", "sql"])
 def test_an_offset_postgresql_cannot_store_keeps_its_instant(engine, settings):
     settings.TIME_ZONE = "UTC"
@@ -660,7 +652,6 @@ def test_an_offset_postgresql_cannot_store_keeps_its_instant(engine, settings):
     assert lead.became_lead_at == datetime(2025, 1, 9, 9, 1, tzinfo=UTC)
 
 
-@pytest.mark.xfail(strict=True, reason=YEAR_ONE_BUG)
 @pytest.mark.parametrize("engine", ["python", "sql"])
 @pytest.mark.parametrize("value", ["0001-01-01 00:00", "0001-01-01 00:30+01:00"])
 def test_a_time_before_year_one_in_utc_is_not_a_date(engine, value, settings):
