@@ -6,6 +6,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from campaigns.api.views import IntakeApi
 from leads.api.scoring import RescoreRunViewSet
 from leads.api.views import LeadViewSet
+from reports.api.views import FunnelApi, KpiSummaryApi
 
 
 class TokenObtainView(ObtainAuthToken):
@@ -23,5 +24,7 @@ router.register("scoring/rescores", RescoreRunViewSet, basename="rescore")
 urlpatterns = [
     path("auth/token/", TokenObtainView.as_view(), name="api-token"),
     path("intake/", IntakeApi.as_view(), name="intake"),
+    path("reports/funnel/", FunnelApi.as_view(), name="report-funnel"),
+    path("reports/kpis/", KpiSummaryApi.as_view(), name="report-kpis"),
     path("", include(router.urls)),
 ]

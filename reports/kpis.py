@@ -1,0 +1,461 @@
+"""Every KPI, defined once (PRODUCT.md, "KPIs: one definition each"), and computed live as SQL
+aggregates. Live reads, snapshots, the API, pages and exports all go through `KPIS` and
+`measures_compute`.
+
+A KPI is a **measure**, or a ratio of two. A measure is one SQL aggregate over one source (leads,
+daily metrics or nurture enrolments) within a period and a cut. Measures are additive across
+periods, except a median, so snapshots keep them and recombine them; the KPI's value is always
+`numerator / denominator` computed by `kpi_value`, the same function for live and snapshot
+numbers, which therefore agree to the last digit.
+
+Choices PRODUCT.md leaves open, made here and shown in each definition's `source`:
+- Cuts by channel and campaign use first-touch attribution (the lead's original source), or last
+  touch on request. Marketing figures (visitors, spend, ...) exist per channel and per campaign,
+  not per owner or CTA: for those cuts they are null.
+- A lead's "marked not interested" is a disqualification whose reason is "Not interested".
+- "Contacted" is a call, meeting or sent email in the period; "replied" a reply in the period.
+- A customer is an account with a won lead; it churns on its account's `churned_at`.
+- Revenue: a won lead's `deal_amount` is its annual contract value; monthly revenue is a twelfth.
+- Gross margin (`KPI_GROSS_MARGIN`) and sales cost per month (`KPI_SALES_COST_PER_MONTH`) are
+  settings; CAC adds the sales cost of the period's months to the cut's spend, shared between
+  cuts by their share of the customers won.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce
+
+from campaigns.models import DailyMetric, NurtureEnrolment
+from leads.models import Activity, ActivityType, Lead
+from leads.scoring.engine import Epoch
+from leads.stages import FUNNEL, REACHED_FIELD, Stage
+
+from .periods import Period
+
+VERSION = 1  # bump when a definition changes: snapshots record the version that computed them
+MODES = ("period", "cohort")
+ATTRIBUTIONS = ("first", "last")
+OUTBOUND = (ActivityType.CALL, ActivityType.MEETING, ActivityType.EMAIL_SENT)
+ENGAGEMENT = (
+    ActivityType.EMAIL_OPENED, ActivityType.EMAIL_CLICKED, ActivityType.PAGE_VIEW,
+    ActivityType.FORM_SUBMITTED,
+)
+NOT_INTERESTED = "Not interested"
+SECONDS_PER_DAY = 86400
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Which leads and figures a KPI reads. Empty fields do not narrow."""
+
+    channel: str | None = None
+    campaign: int | None = None
+    cta: str | None = None
+    owner: int | None = None
+    attribution: str = "first"
+
+    def lead_q(self, prefix: str = "") -> Q:
+        touch = "first_touch" if self.attribution == "first" else "last_touch"
+        q = Q()
+        if self.channel:
+            q &= Q(**{f"{prefix}{touch}_channel": self.channel})
+        if self.campaign:
+            q &= Q(**{f"{prefix}{touch}_campaign_id": self.campaign})
+        if self.cta:
+            q &= Q(**{f"{prefix}cta": self.cta})
+        if self.owner:
+            q &= Q(**{f"{prefix}owner_id": self.owner})
+        return q
+
+    @property
+    def has_figures(self) -> bool:
+        """Daily metrics are kept per channel and campaign only."""
+        return not self.cta and not self.owner
+
+    def metric_q(self) -> Q:
+        if self.campaign:
+            q = Q(campaign_id=self.campaign)
+            return q & Q(channel=self.channel) if self.channel else q
+        q = Q(campaign__isnull=True)  # a channel's own row is its total
+        return q & Q(channel=self.channel) if self.channel else q
+
+
+# --- measures -----------------------------------------------------------------------------------
+
+
+def _within(field_name: str, period: Period) -> Q:
+    begin, after = period.bounds()
+    return Q(**{f"{field_name}__gte": begin, f"{field_name}__lt": after})
+
+
+def _activity(types, period: Period) -> Exists:
+    begin, after = period.bounds()
+    return Exists(
+        Activity.objects.filter(lead=OuterRef("pk"), type__in=types, at__gte=begin, at__lt=after)
+    )
+
+
+def _stage_counts(period: Period) -> dict:
+    counts = {}
+    for stage in FUNNEL:
+        name = "leads" if stage == Stage.LEAD else str(stage)
+        counts[name] = Count("pk", filter=_within(REACHED_FIELD[stage], period))
+        if stage != Stage.LEAD:
+            counts[f"cohort_{stage}"] = Count(
+                "pk",
+                filter=_within("became_lead_at", period)
+                & Q(**{f"{REACHED_FIELD[stage]}__isnull": False}),
+            )
+    return counts
+
+
+def _lead_measures(period: Period) -> dict:
+    begin, after = period.bounds()
+    contacted = _activity(OUTBOUND, period)
+    mql_open = (
+        Q(became_mql_at__lt=after)
+        & (Q(became_sql_at__isnull=True) | Q(became_sql_at__gte=begin))
+        & (Q(closed_at__isnull=True) | Q(closed_at__gte=begin))
+    )
+    won = _within("became_won_at", period)
+    return {
+        **_stage_counts(period),
+        "lost": Count("pk", filter=Q(stage=Stage.LOST) & _within("closed_at", period)),
+        "landing_page_leads": Count(
+            "pk", filter=_within("became_lead_at", period) & ~Q(landing_page="")
+        ),
+        "cycle_seconds": Sum(Epoch("became_won_at") - Epoch("became_lead_at"), filter=won),
+        "won_amount": Sum("deal_amount", filter=won & Q(deal_amount__isnull=False)),
+        "won_with_amount": Count("pk", filter=won & Q(deal_amount__isnull=False)),
+        "contacted": Count("pk", filter=contacted),
+        "replied": Count("pk", filter=contacted & _activity([ActivityType.REPLY], period)),
+        "not_interested": Count(
+            "pk",
+            filter=contacted
+            & Q(stage=Stage.DISQUALIFIED, exit_reason__iexact=NOT_INTERESTED)
+            & _within("closed_at", period),
+        ),
+        "mql_open": Count("pk", filter=mql_open),
+        "mql_engaged": Count("pk", filter=mql_open & _activity(ENGAGEMENT, period)),
+        "customers_at_start": Count(
+            "account",
+            distinct=True,
+            filter=Q(became_won_at__lt=begin)
+            & (Q(account__churned_at__isnull=True) | Q(account__churned_at__gte=begin)),
+        ),
+        "customers_churned": Count(
+            "account",
+            distinct=True,
+            filter=_within("account__churned_at", period)
+            & Q(became_won_at__lt=F("account__churned_at")),
+        ),
+    }
+
+
+def _both(part: str, whole: str) -> Q:
+    return Q(**{f"{part}__isnull": False, f"{whole}__isnull": False})
+
+
+# Figures summed as they are (null when no row knows them), and pairs summed over the rows that know
+# both, so that a day with clicks but no impressions does not inflate a CTR.
+FIGURES = (
+    "visitors", "sessions", "pageviews", "bounced_sessions", "time_on_site_seconds",
+    "landing_page_visitors", "impressions", "organic_impressions", "clicks", "spend",
+    "engagements", "emails_sent", "emails_delivered", "emails_opened", "emails_clicked",
+    "emails_unsubscribed",
+)
+PAIRS = {
+    "ctr": ("clicks", "impressions"),
+    "cpc": ("spend", "clicks"),
+    "bounce": ("bounced_sessions", "sessions"),
+    "pages": ("pageviews", "sessions"),
+    "time": ("time_on_site_seconds", "sessions"),
+    "email_open": ("emails_opened", "emails_delivered"),
+    "email_click": ("emails_clicked", "emails_delivered"),
+    "email_unsubscribe": ("emails_unsubscribed", "emails_delivered"),
+}
+
+
+def _metric_measures() -> dict:
+    measures = {name: Sum(name) for name in FIGURES}
+    for key, (part, whole) in PAIRS.items():
+        measures[f"{key}_num"] = Sum(part, filter=_both(part, whole))
+        measures[f"{key}_den"] = Sum(whole, filter=_both(part, whole))
+    # Engagements over every impression, paid or organic, on the rows that know engagements.
+    measures["engagement_num"] = Sum("engagements")
+    measures["engagement_den"] = Sum(
+        Coalesce("impressions", 0) + Coalesce("organic_impressions", 0),
+        filter=Q(engagements__isnull=False),
+    )
+    return measures
+
+
+def measures_compute(*, period: Period, cut: Cut, scope: Q) -> dict:
+    """Every measure for one period and cut, in three queries (leads, figures, enrolments).
+    `scope` is the reader's lead visibility (`leads.selectors.lead_scope`)."""
+    leads = Lead.objects.filter(scope, cut.lead_q()).order_by()
+    values = leads.aggregate(**_lead_measures(period))
+    values["cycle_median_days"] = _median_cycle_days(leads, period)
+
+    if cut.has_figures:
+        metrics = DailyMetric.objects.filter(
+            cut.metric_q(), date__gte=period.start, date__lte=period.end
+        ).order_by()
+        # Aliases must not be field names that other aggregates read: prefix, then strip.
+        figures = metrics.aggregate(**{f"f_{k}": v for k, v in _metric_measures().items()})
+        values.update((k.removeprefix("f_"), v) for k, v in figures.items())
+    else:
+        values.update(dict.fromkeys(_metric_measures()))
+
+    enrolments = NurtureEnrolment.objects.filter(
+        Q(lead__in=leads.values("pk")), _within("entered_at", period)
+    ).order_by()
+    values.update(
+        enrolments.aggregate(
+            enrolments=Count("pk"),
+            enrolments_goal=Count("pk", filter=Q(goal_reached_at__isnull=False)),
+        )
+    )
+    return canonical(values)
+
+
+def _median_cycle_days(leads, period: Period) -> float | None:
+    """The median of won leads' days from creation to won. Sorted and picked in SQL: only the one
+    or two middle values reach Python."""
+    won = leads.filter(_within("became_won_at", period)).annotate(
+        cycle=Epoch("became_won_at") - Epoch("became_lead_at")
+    )
+    count = won.count()
+    if not count:
+        return None
+    middle = list(
+        won.order_by("cycle").values_list("cycle", flat=True)[(count - 1) // 2 : count // 2 + 1]
+    )
+    return round(statistics.fmean(middle) / SECONDS_PER_DAY, 6)
+
+
+def canonical(values: dict) -> dict:
+    """Measures as stored: counts as ints, money as Decimal cents, seconds to the microsecond.
+    Live numbers pass through here too, so that they equal what a snapshot stores."""
+    out = {}
+    for key, value in values.items():
+        if value is None:
+            out[key] = None
+        elif key in ("spend", "cpc_num", "won_amount") or key.startswith("spend"):
+            out[key] = Decimal(value).quantize(Decimal("0.01"))
+        elif key in ("cycle_seconds",):
+            out[key] = Decimal(str(value)).quantize(Decimal("0.000001"))
+        elif key == "cycle_median_days":
+            out[key] = value
+        else:
+            out[key] = int(value)
+    return out
+
+
+# --- the KPIs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KPI:
+    key: str
+    label: str
+    unit: str  # count, ratio, currency, seconds, days, pages
+    numerator: str | None  # a measure, or a formula name in FORMULAS
+    denominator: str | None = None
+    description: str = ""
+    source: str = "PRODUCT.md, KPIs"
+    cohort: dict = field(default_factory=dict)  # measure -> its cohort-mode measure
+
+
+def _stage(stage: str) -> str:
+    return "leads" if stage == Stage.LEAD else stage
+
+
+LABELS = {
+    Stage.MQL: "MQLs", Stage.SQL: "SQLs", Stage.OPPORTUNITY: "Opportunities",
+    Stage.WON: "Customers won",
+}
+_STAGE_RATIOS = [
+    KPI(
+        f"{a}_to_{b}", f"{Stage(a).label}→{Stage(b).label}", "ratio", _stage(b), _stage(a),
+        f"Leads reaching {Stage(b).label} / leads reaching {Stage(a).label}, in the chosen mode.",
+        cohort={_stage(b): f"cohort_{b}"} | ({_stage(a): f"cohort_{a}"} if a != "lead" else {}),
+    )
+    for a, b in zip(FUNNEL, FUNNEL[1:], strict=False)
+]
+
+KPIS: dict[str, KPI] = {
+    k.key: k
+    for k in [
+        KPI("leads", "Leads", "count", "leads", description="Leads created in the period."),
+        KPI("visitors", "Visitors", "count", "visitors",
+            description="Visitors in the daily metrics of the period (null without any)."),
+        *[
+            KPI(str(s), LABELS[s], "count", str(s),
+                description=f"Leads first reaching {Stage(s).label} in the period (period "
+                "mode), or leads created in the period that have reached it (cohort mode).",
+                cohort={str(s): f"cohort_{s}"})
+            for s in FUNNEL[1:]
+        ],
+        KPI("visitor_to_lead", "Site conversion rate", "ratio", "leads", "visitors",
+            "Leads created / visitors, same period and channel."),
+        *_STAGE_RATIOS,
+        KPI("win_rate", "Win rate", "ratio", "won", "won_or_lost",
+            "Won / (won + lost) among deals closed in the period."),
+        KPI("ctr", "CTR (ads or posts)", "ratio", "ctr_num", "ctr_den",
+            "Clicks / impressions, on the days that know both."),
+        KPI("cpc", "CPC", "currency", "cpc_num", "cpc_den", "Spend / clicks."),
+        KPI("cpl", "CPL", "currency", "spend", "leads",
+            "Spend / leads attributed to the cut in the period."),
+        KPI("landing_page_conversion_rate", "Landing-page conversion rate", "ratio",
+            "landing_page_leads", "landing_page_visitors",
+            "Leads that came through a landing page / landing-page visitors."),
+        KPI("bounce_rate", "Bounce rate", "ratio", "bounce_num", "bounce_den",
+            "Bounced sessions / sessions."),
+        KPI("pages_per_session", "Pages per session", "pages", "pages_num", "pages_den",
+            "Pageviews / sessions."),
+        KPI("time_on_site", "Time on site", "seconds", "time_num", "time_den",
+            "Total time on site / sessions, in seconds."),
+        KPI("engagement_rate", "Engagement rate", "ratio", "engagement_num", "engagement_den",
+            "Engagements / impressions (paid and organic)."),
+        KPI("email_open_rate", "Email open rate", "ratio", "email_open_num", "email_open_den",
+            "Unique opens / delivered."),
+        KPI("email_ctr", "Email CTR", "ratio", "email_click_num", "email_click_den",
+            "Unique clicks / delivered."),
+        KPI("email_unsubscribe_rate", "Email churn (unsubscribe) rate", "ratio",
+            "email_unsubscribe_num", "email_unsubscribe_den", "Unsubscribes / delivered."),
+        KPI("workflow_goal_rate", "Workflow goal rate", "ratio", "enrolments_goal", "enrolments",
+            "Enrolments of the period that reached the workflow's goal / enrolments."),
+        KPI("nurture_engagement_rate", "Nurture engagement rate", "ratio", "mql_engaged",
+            "mql_open",
+            "MQLs with an email open or click, page view or form in the period / MQLs open at "
+            "any time in the period."),
+        KPI("response_rate", "Response rate", "ratio", "replied", "contacted",
+            "Leads contacted in the period (call, meeting, email) that replied / contacted."),
+        KPI("not_interested_rate", "Not-interested rate", "ratio", "not_interested",
+            "contacted", "Contacted leads disqualified as 'Not interested' / contacted."),
+        KPI("cac", "CAC", "currency", "acquisition_cost", "won",
+            "(Marketing spend + sales cost) / customers won, per channel and campaign by "
+            "attribution.", source="PRODUCT.md, KPIs; sales cost: KPI_SALES_COST_PER_MONTH"),
+        KPI("sales_cycle_median_days", "Sales cycle (median)", "days", "cycle_median_days",
+            description="Median days from lead creation to won, for leads won in the period."),
+        KPI("sales_cycle_mean_days", "Sales cycle (mean)", "days", "cycle_days", "won",
+            "Mean days from lead creation to won, for leads won in the period."),
+        KPI("customer_churn_rate", "Customer churn rate", "ratio", "customers_churned",
+            "customers_at_start", "Customers churned in the period / customers active at its "
+            "start."),
+        KPI("ltv", "LTV", "currency", "ltv_num", "ltv_den",
+            "Average monthly revenue per customer × gross margin / monthly customer churn rate.",
+            source="PRODUCT.md, KPIs; gross margin: KPI_GROSS_MARGIN; revenue: deal_amount is "
+            "annual"),
+    ]
+}
+FUNNEL_KPIS = ("leads", "visitors", "mql", "sql", "opportunity", "won", "visitor_to_lead",
+               *(k.key for k in _STAGE_RATIOS))
+
+
+def derived(measures: dict, *, period: Period, won_all: int | None = None) -> dict:
+    """Measures made of other measures. `won_all`: customers won across every cut, for sharing
+    the sales cost (None: this cut is everything)."""
+    out = dict(measures)
+    won, lost = measures.get("won") or 0, measures.get("lost") or 0
+    out["won_or_lost"] = won + lost
+    seconds = measures.get("cycle_seconds")
+    out["cycle_days"] = None if seconds is None else seconds / SECONDS_PER_DAY
+    sales_cost = Decimal(str(settings.KPI_SALES_COST_PER_MONTH)) * Decimal(str(period.months))
+    share = 1 if won_all is None else (won / won_all if won_all else 0)
+    spend = measures.get("spend")
+    out["acquisition_cost"] = (
+        None if spend is None and not sales_cost
+        else (spend or Decimal(0)) + (sales_cost * Decimal(str(share))).quantize(Decimal("0.01"))
+    )
+    # LTV: monthly revenue per customer x margin, over the monthly churn rate.
+    amount, customers = measures.get("won_amount"), measures.get("won_with_amount")
+    churned, at_start = measures.get("customers_churned"), measures.get("customers_at_start")
+    if amount is None or not customers or not churned or not at_start:
+        out["ltv_num"], out["ltv_den"] = None, None
+    else:
+        margin = Decimal(str(settings.KPI_GROSS_MARGIN))
+        out["ltv_num"] = amount / 12 / customers * margin
+        out["ltv_den"] = Decimal(churned) / Decimal(at_start) / Decimal(str(period.months))
+    return out
+
+
+def kpi_parts(kpi: KPI, measures: dict, mode: str = "period"):
+    """(numerator, denominator) of a KPI from computed (and derived) measures."""
+    numerator = kpi.numerator
+    denominator = kpi.denominator
+    if mode == "cohort":
+        numerator = kpi.cohort.get(numerator, numerator)
+        denominator = kpi.cohort.get(denominator, denominator)
+    return measures.get(numerator), (measures.get(denominator) if denominator else None)
+
+
+def kpi_value(kpi: KPI, numerator, denominator):
+    """The KPI's value: the numerator itself, or numerator / denominator; null on a zero or
+    unknown denominator, or an unknown numerator. Floats at full precision."""
+    if kpi.denominator is None:
+        if numerator is None or isinstance(numerator, int):
+            return numerator
+        return float(numerator)
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return float(numerator) / float(denominator)
+
+
+def kpis_compute(*, period: Period, cut: Cut, scope: Q, mode: str = "period") -> list[dict]:
+    """Every KPI of KPIS for one period and cut, live."""
+    measures = derived(measures_compute(period=period, cut=cut, scope=scope), period=period,
+                       won_all=_won_all(period, cut, scope))
+    rows = []
+    for kpi in KPIS.values():
+        numerator, denominator = kpi_parts(kpi, measures, mode)
+        rows.append({
+            "key": kpi.key,
+            "label": kpi.label,
+            "value": kpi_value(kpi, numerator, denominator),
+            "numerator": _json_number(numerator),
+            "denominator": _json_number(denominator),
+            "unit": kpi.unit,
+        })
+    return rows
+
+
+def _won_all(period: Period, cut: Cut, scope: Q) -> int | None:
+    if cut == Cut(attribution=cut.attribution):
+        return None
+    begin, after = period.bounds()
+    return Lead.objects.filter(scope, became_won_at__gte=begin, became_won_at__lt=after).count()
+
+
+def _json_number(value):
+    if value is None or isinstance(value, int):
+        return value
+    return float(value)
+
+
+def funnel_compute(*, period: Period, cut: Cut, scope: Q, mode: str = "period") -> dict:
+    """The funnel API's counts and rates: two queries (leads, visitors)."""
+    leads = Lead.objects.filter(scope, cut.lead_q()).order_by()
+    counts = leads.aggregate(**_stage_counts(period))
+    visitors = None
+    if cut.has_figures:
+        visitors = DailyMetric.objects.filter(
+            cut.metric_q(), date__gte=period.start, date__lte=period.end
+        ).aggregate(v=Sum("visitors"))["v"]
+    measures = {**canonical(counts), "visitors": visitors}
+    stage_counts = {}
+    for stage in FUNNEL:
+        name = _stage(stage)
+        key = f"cohort_{stage}" if mode == "cohort" and stage != Stage.LEAD else name
+        stage_counts[str(stage)] = measures[key]
+    rates = {}
+    for kpi in (KPIS["visitor_to_lead"], *_STAGE_RATIOS):
+        rates[kpi.key] = kpi_value(kpi, *kpi_parts(kpi, measures, mode))
+    return {"visitors": visitors, "counts": stage_counts, "rates": rates}
