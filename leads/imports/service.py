@@ -479,17 +479,18 @@ class Fold:
         old = [s for s in changed if not s.is_new]
         total, done = len(changed), 0
         now = timezone.now()
-        for chunk in _chunks(new, 10_000):
-            rows_insert(Lead, [s.lead for s in chunk], now=now)
-            done += len(chunk)
-            self.progress("write", done, total)
-        # Emails passed from one lead to another (a@ -> b@ while b@ -> c@) would collide on the
-        # unique index mid-update: the leads whose email changes let go of theirs first.
+        # Emails passed from one lead to another (a@ -> b@ while b@ -> c@, or a@ -> b@ while a
+        # new lead takes a@) would collide on the unique index mid-write: the leads whose email
+        # changes let go of theirs before anything else is written.
         moved = [s.lead.pk for s in old if s.lead.email != s.original[0]]
         if moved:
             Lead.objects.filter(pk__in=id_set(moved)).update(
                 email=Concat(Value("import-swap-"), Cast("pk", CharField()), Value("@invalid"))
             )
+        for chunk in _chunks(new, 10_000):
+            rows_insert(Lead, [s.lead for s in chunk], now=now)
+            done += len(chunk)
+            self.progress("write", done, total)
         for chunk in _chunks(old):
             for state in chunk:
                 state.lead.version += 1

@@ -588,6 +588,7 @@ def both_engines(fmt: str, *texts: str) -> dict:
     python = run_engine("python", fmt, list(texts), since)
     sql = run_engine("sql", fmt, list(texts), since)
     assert_same(python, sql)
+    assert "crash" not in python[-1], python[-1]
     return python[-1]
 
 
@@ -664,3 +665,24 @@ def test_a_time_before_year_one_in_utc_is_not_a_date(engine, value, settings):
         (2, f"became_lead_at: '{value}' is not a date (use YYYY-MM-DD HH:MM or ISO 8601)")
     ]
     assert not Lead.objects.exists()
+
+
+def test_a_new_lead_takes_the_email_an_existing_lead_gives_up_in_the_same_file(settings):
+    settings.TIME_ZONE = "UTC"
+    header = ["email", "external_id", "became_lead_at"]
+    first = csv_text(header, ["ann@example.com", "1", "2025-01-10 09:00"])
+    # given: the lead with id 1 moves to a new email, and a new contact has its old one
+    second = csv_text(
+        header,
+        ["bob@example.com", "1", "2025-01-10 09:00"],
+        ["ann@example.com", "", "2025-01-11 09:00"],
+    )
+
+    snap = both_engines("csv", first, second)
+
+    assert snap["report"] | {"rejected": []} == {
+        "created": 1, "updated": 1, "unchanged": 0, "skipped": 0, "rejected": [], "rows": 2,
+    }
+    assert (snap["leads"]["bob@example.com"]["external_id"],
+            snap["leads"]["ann@example.com"]["external_id"]) == ("csv:1", "")
+
