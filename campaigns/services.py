@@ -139,6 +139,7 @@ def daily_metric_upsert(
         metric = DailyMetric(date=date, channel=channel, campaign=campaign)
     _metric_fill(metric, values)
     metric.save()
+    _kpis_dirty([metric.date])
     return metric, created
 
 
@@ -147,6 +148,7 @@ def daily_metric_delete(*, actor: Actor, metric: DailyMetric) -> None:
     """Remove a day's figures (a row loaded by mistake): the day becomes unknown again."""
     _require(actor, "campaigns.delete_dailymetric", "You may not delete marketing metrics.")
     DailyMetric.objects.filter(pk=metric.pk).delete()
+    _kpis_dirty([metric.date])
 
 
 def _metric_fill(metric: DailyMetric, values: dict[str, Any], *, exclude=None) -> None:
@@ -191,6 +193,7 @@ def daily_metrics_bulk_upsert(*, actor: Actor, rows: Iterable[MetricRow]) -> tup
         # checks that it belongs to the row's channel.
         _metric_fill(metric, values, exclude=["campaign"])
     DailyMetric.objects.bulk_create(new, batch_size=500)
+    _kpis_dirty({m.date for m in (*new, *changed.values())})
     DailyMetric.objects.bulk_update(
         changed.values(), [*METRIC_FIELDS, "updated_at"], batch_size=500
     )
@@ -244,3 +247,10 @@ def nurture_enrolment_close(
         locked.full_clean(validate_unique=False)
         locked.save(update_fields=changed)
     return locked
+
+
+def _kpis_dirty(days) -> None:
+    """Visitors feed the KPI snapshots: the days written are recomputed after commit."""
+    from reports.snapshots import kpis_mark_dirty
+
+    kpis_mark_dirty(days)

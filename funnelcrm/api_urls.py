@@ -6,7 +6,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from campaigns.api.views import IntakeApi
 from leads.api.scoring import RescoreRunViewSet
 from leads.api.views import LeadViewSet
-from reports.api.views import FunnelApi, KpiSummaryApi
+from reports.api.views import FunnelApi, KpiSummaryApi, SnapshotListApi
 
 
 class TokenObtainView(ObtainAuthToken):
@@ -26,5 +26,6 @@ urlpatterns = [
     path("intake/", IntakeApi.as_view(), name="intake"),
     path("reports/funnel/", FunnelApi.as_view(), name="report-funnel"),
     path("reports/kpis/", KpiSummaryApi.as_view(), name="report-kpis"),
+    path("kpis/", SnapshotListApi.as_view(), name="kpi-snapshots"),
     path("", include(router.urls)),
 ]

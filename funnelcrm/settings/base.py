@@ -177,6 +177,8 @@ CELERY_TIMEZONE = TIME_ZONE
 # KPIs (reports/kpis.py): LTV's gross margin, and the sales cost per month that CAC adds to spend.
 KPI_GROSS_MARGIN = env.float("KPI_GROSS_MARGIN", default=0.8)
 KPI_SALES_COST_PER_MONTH = env.float("KPI_SALES_COST_PER_MONTH", default=0.0)
+# A change marks its days dirty and, after commit, queues their recompute (reports/snapshots.py).
+KPI_RECOMPUTE_ON_COMMIT = env.bool("KPI_RECOMPUTE_ON_COMMIT", default=True)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

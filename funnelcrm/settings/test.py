@@ -23,5 +23,7 @@ REST_FRAMEWORK = {
         "intake": "10000/minute",
     },
 }
+# Dirty days are still recorded; the tests that check recomputes run them explicitly.
+KPI_RECOMPUTE_ON_COMMIT = env.bool("KPI_RECOMPUTE_ON_COMMIT", default=False)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from campaigns.attribution import UTM_FIELDS, touch_resolve
 from campaigns.models import Campaign, Channel
+from reports.snapshots import kpis_mark_dirty
 
 from ..actors import actor_fields
 from ..models import Account, Lead, StageTransition
@@ -1082,6 +1083,19 @@ class _Run:
             """,
             {"actor_user": actor_user, "actor_system": fields["actor_system"]},
         )
+        # The KPI snapshot days these leads were, and now are, counted on.
+        days = self.sql(
+            """
+            SELECT DISTINCT (t AT TIME ZONE %(tz)s)::date FROM (
+                SELECT unnest(ARRAY[r.r0, r.r1, r.r2, r.r3, r.r4]) AS t
+                FROM imp_new n JOIN imp_row r ON r.line = n.line
+                UNION ALL
+                SELECT unnest(ARRAY[o0, o1, o2, o3, o4, n0, n1, n2, n3, n4])
+                FROM imp_upd WHERE changed
+            ) moved WHERE t IS NOT NULL
+            """
+        ).fetchall()
+        kpis_mark_dirty(day for (day,) in days)
         self.progress("write", total, total)
         ids = self.sql(
             "SELECT id FROM imp_new UNION ALL SELECT id FROM imp_upd WHERE changed"

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from campaigns.attribution import touch_first_fields, touch_resolve
 from campaigns.models import Campaign
+from reports.snapshots import kpis_mark_dirty_at
 
 from ..actors import Actor, SystemActor, actor_fields
 from ..models import Account, Lead, StageTransition
@@ -513,6 +514,14 @@ class Fold:
                 for frm, to in s.moves
             ],
             now=now,
+        )
+        # The KPI snapshot days these leads were, and now are, counted on.
+        kpis_mark_dirty_at(
+            at
+            for s in changed
+            for before in [dict(zip(TRACKED, s.original, strict=False))]
+            for f in REACHED_FIELD.values()
+            for at in (getattr(s.lead, f), before.get(f))
         )
         return [s.lead.pk for s in changed]
 
