@@ -93,3 +93,67 @@ class KpiSummarySerializer(serializers.Serializer):
         allow_null=True, required=False,
         help_text="With compare=previous: {start, end, kpis} of the preceding period.",
     )
+
+
+class SnapshotQuerySerializer(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=[])
+    grain = serializers.ChoiceField(choices=["day", "week", "month"], default="month",
+                                    required=False)
+    start = serializers.DateField(help_text="Rows whose period starts on or after this day.")
+    end = serializers.DateField(help_text="... and on or before this one.")
+    dimension = serializers.ChoiceField(choices=["all", "channel", "campaign", "owner"],
+                                        required=False)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    campaign = serializers.PrimaryKeyRelatedField(queryset=Campaign.objects.all(), required=False)
+    owner = serializers.IntegerField(required=False, min_value=1)
+
+    def __init__(self, *args, **kwargs):
+        from ..kpis import FUNNEL_KPIS
+
+        super().__init__(*args, **kwargs)
+        self.fields["metric"].choices = list(FUNNEL_KPIS)
+
+    def validate(self, attrs):
+        if attrs["end"] < attrs["start"]:
+            raise serializers.ValidationError({"end": "end is before start."})
+        given = [d for d in ("channel", "campaign", "owner") if attrs.get(d) is not None]
+        if len(given) > 1:
+            raise serializers.ValidationError(
+                {given[1]: f"give one of channel, campaign or owner, not {' and '.join(given)}."}
+            )
+        dimension = attrs.get("dimension") or (given[0] if given else "all")
+        if given and dimension != given[0]:
+            raise serializers.ValidationError(
+                {"dimension": f"'{dimension}' does not go with the {given[0]} parameter."}
+            )
+        attrs["dimension"] = dimension
+        return attrs
+
+
+class SnapshotSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    grain = serializers.CharField()
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+    dimension = serializers.CharField()
+    channel = serializers.SerializerMethodField()
+    campaign = serializers.SerializerMethodField()
+    owner = serializers.SerializerMethodField()
+    numerator = serializers.FloatField(allow_null=True)
+    denominator = serializers.FloatField(allow_null=True)
+    value = serializers.FloatField(allow_null=True)
+    computed_at = serializers.DateTimeField()
+
+    def _slice(self, obj, dimension):
+        return obj.dimension_value if obj.dimension == dimension else None
+
+    def get_channel(self, obj) -> str | None:
+        return self._slice(obj, "channel")
+
+    def get_campaign(self, obj) -> int | None:
+        value = self._slice(obj, "campaign")
+        return int(value) if value else None
+
+    def get_owner(self, obj) -> int | None:
+        value = self._slice(obj, "owner")
+        return int(value) if value else None
