@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal, InvalidOperation
 
 import pycountry
@@ -93,11 +94,15 @@ def when_parse(value: str) -> datetime | None:
             return None if parsed.year == 1 else parsed
         if abs(offset) > MAX_OFFSET:
             return instant  # the same instant, written with an offset PostgreSQL reads
-    return parsed
+    # The same instant with a fixed offset instead of the zone: Python compares two times of one
+    # tzinfo by their wall clocks, which around a DST change is not the order of the instants
+    # (in Berlin, 02:30 on the day the clocks go forward is read as 01:30 UTC, after 03:00).
+    return parsed.replace(tzinfo=_fixed_offset(offset))
 
 
 # PostgreSQL refuses a timestamp written with a UTC offset of 16 hours or more.
 MAX_OFFSET = timedelta(hours=15, minutes=59, seconds=59)
+_fixed_offset = functools.lru_cache(maxsize=256)(dt_timezone)
 
 
 def parse_when(value: str, column: str, *, now: datetime) -> datetime | None:

@@ -686,3 +686,37 @@ def test_a_new_lead_takes_the_email_an_existing_lead_gives_up_in_the_same_file(s
     assert (snap["leads"]["bob@example.com"]["external_id"],
             snap["leads"]["ann@example.com"]["external_id"]) == ("csv:1", "")
 
+
+# In Berlin 2025-03-30 02:30 does not exist: it is read with the offset before the change (+01:00),
+# 01:30 UTC, half an hour *after* 03:00 (+02:00, 01:00 UTC).
+
+
+def test_dates_in_the_dst_gap_are_ordered_by_their_instants(settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    text = csv_text(
+        ["email", "stage", "exit_reason", "became_lead_at", "became_mql_at", "closed_at"],
+        ["ann@example.com", "mql", "", "2025-03-30 02:30", "2025-03-30 03:00", ""],
+        ["bob@example.com", "disqualified", "spam", "2025-03-30 03:00", "", "2025-03-30 02:00"],
+    )
+
+    snap = both_engines("csv", text)
+
+    one_utc = "2025-03-30T01:00:00+00:00"
+    ann, bob = snap["leads"]["ann@example.com"], snap["leads"]["bob@example.com"]
+    assert (ann["became_lead_at"], ann["became_mql_at"]) == (one_utc, one_utc)
+    # closed at 02:00 (+01:00) is the instant it reached lead, not before it
+    assert snap["report"]["rejected"] == []
+    assert (bob["stage"], bob["closed_at"]) == ("disqualified", one_utc)
+
+
+def test_a_later_row_with_an_earlier_instant_in_the_dst_gap_moves_the_date_earlier(settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    text = csv_text(
+        ["email", "became_lead_at"],
+        ["ann@example.com", "2025-03-30 02:30"],
+        ["ANN@example.com", "2025-03-30 03:00"],
+    )
+
+    snap = both_engines("csv", text)
+
+    assert snap["leads"]["ann@example.com"]["became_lead_at"] == "2025-03-30T01:00:00+00:00"
