@@ -11,14 +11,15 @@ numbers, which therefore agree to the last digit.
 Choices PRODUCT.md leaves open, made here and shown in each definition's `source`:
 - Cuts by channel and campaign use first-touch attribution (the lead's original source), or last
   touch on request. Marketing figures (visitors, spend, ...) exist per channel and per campaign,
-  not per owner or CTA: for those cuts they are null.
+  not per owner or CTA: for those cuts they are null, and so for a reader who sees only their own
+  leads (a rep), whose numbers are their owner cut's.
 - A lead's "marked not interested" is a disqualification whose reason is "Not interested".
 - "Contacted" is a call, meeting or sent email in the period; "replied" a reply in the period.
 - A customer is an account with a won lead; it churns on its account's `churned_at`.
 - Revenue: a won lead's `deal_amount` is its annual contract value; monthly revenue is a twelfth.
 - Gross margin (`KPI_GROSS_MARGIN`) and sales cost per month (`KPI_SALES_COST_PER_MONTH`) are
-  settings; CAC adds the sales cost of the period's months to the cut's spend, shared between
-  cuts by their share of the customers won.
+  settings; CAC adds the sales cost of the period's calendar months to the cut's spend, shared
+  between cuts by their share of the customers won. Without spend figures CAC is null.
 """
 
 from __future__ import annotations
@@ -28,12 +29,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, FloatField, Func, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 
 from campaigns.models import DailyMetric, NurtureEnrolment
 from leads.models import Activity, ActivityType, Lead
-from leads.scoring.engine import Epoch
 from leads.stages import FUNNEL, REACHED_FIELD, Stage
 
 from .periods import Period
@@ -86,7 +86,43 @@ class Cut:
         return q & Q(channel=self.channel) if self.channel else q
 
 
+def _has_figures(cut: Cut, scope: Q) -> bool:
+    """Whether marketing figures are read: not for an owner or CTA cut, nor for a reader who sees
+    only some leads (`Q()` is every lead), whose ratios would divide company-wide figures by their
+    own leads (a rep's CPL over all spend, their site conversion over all visitors)."""
+    return cut.has_figures and not scope
+
+
 # --- measures -----------------------------------------------------------------------------------
+
+
+class SecondsBetween(Func):
+    """Seconds from the second datetime to the first, exact to the microsecond on both databases.
+    SQLite's julianday() is a float of days, tens of microseconds off at today's dates: there the
+    whole seconds come from it rounded, and the fraction from the stored text."""
+
+    arity = 2
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="EXTRACT(EPOCH FROM (%(expressions)s))",
+            arg_joiner=" - ", **extra,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        (later, later_params), (earlier, earlier_params) = (
+            compiler.compile(expression) for expression in self.get_source_expressions()
+        )
+
+        def whole(sql):
+            return f"ROUND((julianday(substr({sql}, 1, 19)) - 2440587.5) * 86400.0)"
+
+        def fraction(sql):
+            return f"CAST(substr({sql}, 20) AS REAL)"
+
+        sql = f"(({whole(later)} - {whole(earlier)}) + ({fraction(later)} - {fraction(earlier)}))"
+        return sql, (*later_params, *earlier_params, *later_params, *earlier_params)
 
 
 def _within(field_name: str, period: Period) -> Q:
@@ -130,7 +166,7 @@ def _lead_measures(period: Period) -> dict:
         "landing_page_leads": Count(
             "pk", filter=_within("became_lead_at", period) & ~Q(landing_page="")
         ),
-        "cycle_seconds": Sum(Epoch("became_won_at") - Epoch("became_lead_at"), filter=won),
+        "cycle_seconds": Sum(SecondsBetween("became_won_at", "became_lead_at"), filter=won),
         "won_amount": Sum("deal_amount", filter=won & Q(deal_amount__isnull=False)),
         "won_with_amount": Count("pk", filter=won & Q(deal_amount__isnull=False)),
         "contacted": Count("pk", filter=contacted),
@@ -203,7 +239,7 @@ def measures_compute(*, period: Period, cut: Cut, scope: Q) -> dict:
     values = leads.aggregate(**_lead_measures(period))
     values["cycle_median_days"] = _median_cycle_days(leads, period)
 
-    if cut.has_figures:
+    if _has_figures(cut, scope):
         metrics = DailyMetric.objects.filter(
             cut.metric_q(), date__gte=period.start, date__lte=period.end
         ).order_by()
@@ -229,7 +265,7 @@ def _median_cycle_days(leads, period: Period) -> float | None:
     """The median of won leads' days from creation to won. Sorted and picked in SQL: only the one
     or two middle values reach Python."""
     won = leads.filter(_within("became_won_at", period)).annotate(
-        cycle=Epoch("became_won_at") - Epoch("became_lead_at")
+        cycle=SecondsBetween("became_won_at", "became_lead_at")
     )
     count = won.count()
     if not count:
@@ -371,9 +407,11 @@ def derived(measures: dict, *, period: Period, won_all: int | None = None) -> di
     sales_cost = Decimal(str(settings.KPI_SALES_COST_PER_MONTH)) * Decimal(str(period.months))
     share = 1 if won_all is None else (won / won_all if won_all else 0)
     spend = measures.get("spend")
+    # Unknown spend (no figures for the cut: an owner, a CTA, a channel without rows) is not
+    # zero spend: CAC is then unknown too, rather than the sales cost alone.
     out["acquisition_cost"] = (
-        None if spend is None and not sales_cost
-        else (spend or Decimal(0)) + (sales_cost * Decimal(str(share))).quantize(Decimal("0.01"))
+        None if spend is None
+        else spend + (sales_cost * Decimal(str(share))).quantize(Decimal("0.01"))
     )
     # LTV: monthly revenue per customer x margin, over the monthly churn rate.
     amount, customers = measures.get("won_amount"), measures.get("won_with_amount")
@@ -445,7 +483,7 @@ def funnel_compute(*, period: Period, cut: Cut, scope: Q, mode: str = "period") 
     leads = Lead.objects.filter(scope, cut.lead_q()).order_by()
     counts = leads.aggregate(**_stage_counts(period))
     visitors = None
-    if cut.has_figures:
+    if _has_figures(cut, scope):
         visitors = DailyMetric.objects.filter(
             cut.metric_q(), date__gte=period.start, date__lte=period.end
         ).aggregate(v=Sum("visitors"))["v"]

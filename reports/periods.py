@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from fractions import Fraction
 
 from django.utils import timezone
 
@@ -37,8 +38,15 @@ class Period:
 
     @property
     def months(self) -> float:
-        """Its length in average months (365.25 / 12 days), for monthly rates."""
-        return self.days / (365.25 / 12)
+        """Its length in calendar months, for monthly costs and rates: each month it touches counts
+        for the share of its days inside the period, so a whole month is exactly 1 and a quarter
+        exactly 3 (an average month of 30.44 days would make January's sales cost 1.018 months')."""
+        total, day = Fraction(0), self.start
+        while day <= self.end:
+            last = min(month_end(day), self.end)
+            total += Fraction((last - day).days + 1, month_end(day).day)
+            day = last + timedelta(days=1)
+        return float(total)
 
 
 def month_start(day: date) -> date:
