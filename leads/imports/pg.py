@@ -49,6 +49,7 @@ from . import hubspot, product_csv
 from .rows import (
     ImportRow,
     RowError,
+    fold_case,
     parse_amount,
     parse_count,
     parse_country,
@@ -130,7 +131,7 @@ class Format:
         column = self.owner_column
 
         def compute(keys: Iterable[tuple[str, ...]]):
-            wanted = {k[0].lower() for k in keys if k[0]}
+            wanted = {fold_case(k[0]) for k in keys if k[0]}
             owners = {}
             if wanted:
                 User = get_user_model()
@@ -141,7 +142,7 @@ class Format:
                 owners.update((user.e, user.pk) for user in users)
                 owners.update((user.u, user.pk) for user in users)  # a username beats an email
             for (value,) in keys:
-                owner = owners.get(value.lower()) if value else None
+                owner = owners.get(fold_case(value)) if value else None
                 problem = None
                 if value and owner is None:
                     problem = f"{column}: no active user with username or email '{value}'"
@@ -832,7 +833,7 @@ class _Run:
     def _account_rows(self) -> dict[str, ImportRow]:
         """`_first_naming_rows` as the row-by-row engine's rows, by its own key."""
         return {
-            name.lower(): ImportRow(
+            fold_case(name): ImportRow(
                 line=line, email="", company=name, company_domain=domain, industry=industry,
                 employees=employees, country=country,
             )

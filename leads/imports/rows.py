@@ -54,7 +54,16 @@ class ImportRow:
 
     @property
     def key_email(self) -> str:
-        return self.email.lower()
+        return fold_case(self.email)
+
+
+def fold_case(value: str) -> str:
+    """`value` in lower case the way the database writes it, for matching: PostgreSQL's lower()
+    (which the unique index on lower(email) and the lookups by name use) maps character by
+    character, where str.lower() writes İ as i + a combining dot and a word's final Σ as ς."""
+    if value.isascii():
+        return value.lower()
+    return "".join("i" if c == "\u0130" else c.lower() for c in value)
 
 
 # --- cells --------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from ..services import account_build
 from ..sql import id_set, rows_insert
 from ..stages import EXIT_FROM, EXIT_STAGES, FUNNEL, REACHED_FIELD, TERMINAL_STAGES, Stage
 from . import hubspot, product_csv
-from .rows import ImportRow, RowError
+from .rows import ImportRow, RowError, fold_case
 
 FORMATS = {
     "hubspot": (hubspot.REQUIRED, hubspot.OPTIONAL, hubspot.hubspot_row),
@@ -283,16 +283,16 @@ class Fold:
         existing: dict[int, Lead] = {}
         for chunk in _chunks(sorted(externals), 10_000):
             existing.update(_locked(Q(external_id__in=chunk)))
-        found = {lead.email.lower() for lead in existing.values()}
+        found = {fold_case(lead.email) for lead in existing.values()}
         for chunk in _chunks(sorted(emails - found), 10_000):
             existing.update(_locked(Q(email_lower__in=chunk)))
         for lead in sorted(existing.values(), key=lambda x: x.pk):
             state = _State(lead, is_new=False)
             if lead.external_id:
                 self.by_external[lead.external_id] = state
-            self.by_email[lead.email.lower()] = state
+            self.by_email[fold_case(lead.email)] = state
 
-        names = {r.company.lower() for r in self.rows if r.company}
+        names = {fold_case(r.company) for r in self.rows if r.company}
         for chunk in _chunks(sorted(names)):
             for account in (
                 Account.objects.annotate(name_lower=Lower("name"))
@@ -302,7 +302,7 @@ class Fold:
                 self.accounts[account.name_lower] = account
 
         User = get_user_model()
-        keys = {r.owner.lower() for r in self.rows if r.owner}
+        keys = {fold_case(r.owner) for r in self.rows if r.owner}
         if keys:
             users = User.objects.annotate(u=Lower("username"), e=Lower("email")).filter(
                 Q(u__in=keys) | Q(e__in=keys), is_active=True
@@ -358,7 +358,7 @@ class Fold:
     def _owner(self, row: ImportRow):
         if not row.owner:
             return None
-        owner = self.owners.get(row.owner.lower())
+        owner = self.owners.get(fold_case(row.owner))
         if owner is None:
             column = "Contact owner" if self.report.format == "hubspot" else "owner"
             raise RowError(f"{column}: no active user with username or email '{row.owner}'")
@@ -367,7 +367,7 @@ class Fold:
     def _account_key(self, row: ImportRow) -> str | None:
         if not row.company:
             return None
-        key = row.company.lower()
+        key = fold_case(row.company)
         first = self.account_rows.get(key)
         if key not in self.accounts and (first is None or row.line < first.line):
             self.account_rows[key] = row  # the first row naming a new company describes it
@@ -413,9 +413,9 @@ class Fold:
             value = getattr(row, name)
             if value and getattr(lead, name) != value:
                 setattr(lead, name, value)
-        if row.key_email != lead.email.lower():
+        if row.key_email != fold_case(lead.email):
             # The row's id names this lead and its new email is free (_state_for checked).
-            self.by_email.pop(lead.email.lower(), None)
+            self.by_email.pop(fold_case(lead.email), None)
             lead.email = row.email
             self.by_email[row.key_email] = state
         if row.external_id and not lead.external_id:
@@ -426,7 +426,9 @@ class Fold:
         if row.deal_amount is not None and lead.deal_amount != row.deal_amount:
             lead.deal_amount = row.deal_amount
         key = self._account_key(row)
-        current = state.account_key or (lead.account.name.lower() if lead.account_id else None)
+        current = state.account_key or (
+            fold_case(lead.account.name) if lead.account_id else None
+        )
         if key is not None and key != current:
             state.account_key = key
         # First-reached dates only ever move earlier. A stage the lead has not reached gets its

@@ -28,6 +28,7 @@ from leads import roles
 from leads.actors import SystemActor
 from leads.imports import hubspot as hubspot_format
 from leads.imports import leads_import, product_csv, service
+from leads.imports.rows import fold_case
 from leads.models import Account, Lead, StageTransition
 from leads.scoring.models import LeadScoreItem, RuleKind, ScoringRule
 from leads.scoring.services import scoring_rule_save, scoring_settings_update
@@ -53,6 +54,7 @@ TITLES = ["Head of Sales", "CTO", "Intern", "head of growth", "VP Marketing", "E
 COMPANIES = [
     "Acme GmbH", "ACME GMBH", "acme gmbh", "Globex", "globex", "Initech", "INITECH", "Umbrella",
     "Hooli", "Stark Industries", "Wayne Enterprises", "Soylent", "Müller AG", "MÜLLER AG",
+    "İş Bankası", "iş bankası", "Αθηνασ", "ΑΘΗΝΑΣ",  # lower() differs in Python and PostgreSQL
 ]
 INDUSTRIES = ["Software", "software", "Retail", "Manufacturing", "", "x" * 101]
 EMPLOYEES = [
@@ -110,7 +112,8 @@ ODD_EMAILS = [
     "user@-example.com", "user@example-.com", "user@ex_ample.com", "user@example.com.",
     "USER@EXAMPLE.COM", "user@example.xn--p1ai", "user@example.123", "user@sub.example.museum",
     "o'neil@example.ie", "{weird}|~@example.com", "ſam@example.com", "ıvan@example.com",
-    "d." + "e" * 55 + "@example.com", "@example.com", "user@", "",
+    "d." + "e" * 55 + "@example.com", "@example.com", "user@", "", "İnfo@example.com",
+    "info@example.com", "\u212aelvin@example.com", "kelvin@example.com", "user@BÜCHER.de",
 ]
 SPACES = ["", "", "", " ", "  ", "\t", "\xa0", " \xa0\t", "\u2003", "\u200b"]
 
@@ -407,7 +410,7 @@ def snapshot(report, since: datetime) -> dict:
         lead = {name: _plain(value, since) for name, value in row.items()}
         lead["transitions"] = transitions[pk]
         lead["score_items"] = sorted(items[pk])
-        leads[row["email"].lower()] = lead
+        leads[fold_case(row["email"])] = lead  # unique, as lower(email) is in the database
     return {
         "report": {
             "created": report.created, "updated": report.updated,
@@ -720,3 +723,40 @@ def test_a_later_row_with_an_earlier_instant_in_the_dst_gap_moves_the_date_earli
     snap = both_engines("csv", text)
 
     assert snap["leads"]["ann@example.com"]["became_lead_at"] == "2025-03-30T01:00:00+00:00"
+
+
+# PostgreSQL's lower(), which the unique index on lower(email) and the account lookups use, maps
+# character by character: İ is i and a final Σ is σ. Python's str.lower() gives i + a combining
+# dot and ς.
+
+
+def test_emails_equal_in_the_databases_lower_case_are_one_lead(settings):
+    settings.TIME_ZONE = "UTC"
+    LeadFactory(email="info@example.com", account=None)
+    text = csv_text(
+        ["email", "first_name", "became_lead_at"],
+        ["İNFO@example.com", "Ines", "2025-01-10 09:00"],
+        ["İnfo2@example.com", "Ida", "2025-01-10 09:00"],
+        ["info2@example.com", "", "2025-01-10 09:00"],
+    )
+
+    snap = both_engines("csv", text)
+
+    assert snap["report"]["created"] == 1
+    assert snap["leads"]["info@example.com"]["first_name"] == "Ines"
+    assert snap["leads"]["info2@example.com"]["first_name"] == "Ida"
+
+
+@pytest.mark.parametrize(("existing", "named"), [("İş Bankası", "İş Bankası"),
+                                                 ("Αθηνασ", "ΑΘΗΝΑΣ")])
+def test_company_names_equal_in_the_databases_lower_case_are_one_account(
+    existing, named, settings
+):
+    settings.TIME_ZONE = "UTC"
+    AccountFactory(name=existing)
+    text = csv_text(["email", "company", "became_lead_at"],
+                    ["ann@example.com", named, "2025-01-10 09:00"])
+
+    snap = both_engines("csv", text, text)
+
+    assert len(snap["accounts"]) == 1
