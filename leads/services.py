@@ -25,6 +25,7 @@ from .exceptions import LeadVersionConflict, LifecycleRuleError
 from .models import Account, Activity, ActivityType, Lead, StageTransition
 from .scoring.engine import ACCOUNT_FIELDS_SCORED, LEAD_FIELDS_SCORED
 from .selectors import lead_is_visible
+from .sql import IdBatch
 from .stages import (
     EXIT_FROM,
     EXIT_STAGES,
@@ -117,7 +118,21 @@ def _write_transition(
         **actor_fields(actor),
     )
     transition.save(force_insert=True)
+    _kpis_dirty(at=[at])
     return transition
+
+
+# The KPI snapshot fields a lead's slice depends on (reports/snapshots.py: first touch, owner).
+SNAPSHOT_SLICE_FIELDS = frozenset({"first_touch_channel", "first_touch_campaign", "owner"})
+
+
+def _kpis_dirty(*, at=(), lead: Lead | None = None) -> None:
+    """Mark the KPI snapshot days this write touches dirty (recomputed after commit)."""
+    from reports.snapshots import kpis_mark_dirty_at, kpis_mark_lead_dirty
+
+    kpis_mark_dirty_at(at)
+    if lead is not None:
+        kpis_mark_lead_dirty(lead)
 
 
 def _event_time(at: datetime | None) -> datetime | None:
@@ -249,6 +264,8 @@ def lead_update(
         _check_email_free(locked.email, exclude_pk=locked.pk)
     locked.version += 1
     locked.save(update_fields=[*changed, "version", "updated_at"])
+    if set(changed) & SNAPSHOT_SLICE_FIELDS:
+        _kpis_dirty(lead=locked)
     if set(changed) & LEAD_FIELDS_SCORED:
         _rescore(locked)
     _refresh_callers_copy(lead, locked)
@@ -286,6 +303,7 @@ def lead_assign_owner(
     locked.owner = owner
     locked.version += 1
     locked.save(update_fields=["owner", "version", "updated_at"])
+    _kpis_dirty(lead=locked)
     _refresh_callers_copy(lead, locked)
     return locked
 
@@ -509,7 +527,7 @@ def leads_promote(
         raise LifecycleRuleError("automatic_moves_forward_only", "Automatic moves only go forward.")
     rows = list(
         Lead.objects.select_for_update()
-        .filter(pk__in=list(lead_ids), stage__in=list(from_stages))
+        .filter(IdBatch(lead_ids).contains("pk"), stage__in=list(from_stages))
         .order_by("pk")
         .values_list("pk", "stage")
     )
@@ -520,7 +538,7 @@ def leads_promote(
         REACHED_FIELD[s]: Coalesce(F(REACHED_FIELD[s]), Value(at))
         for s in FUNNEL[: funnel_index(target) + 1]
     }
-    Lead.objects.filter(pk__in=ids).update(
+    Lead.objects.filter(IdBatch(ids).contains("pk")).update(
         stage=target, version=F("version") + 1, updated_at=timezone.now(), **stamps
     )
     StageTransition.objects.bulk_create(
@@ -529,6 +547,7 @@ def leads_promote(
         )
         for pk, stage in rows
     )
+    _kpis_dirty(at=[at])
     return ids
 
 

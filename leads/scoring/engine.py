@@ -1,5 +1,11 @@
-"""Computing scores, set-based: a batch of leads costs one INSERT ... SELECT per rule and one
-UPDATE, whatever its size; no row passes through Python.
+"""Computing scores, set-based: a batch of leads costs the same few statements whatever its size,
+and no row passes through Python.
+
+Two tables hold what the rules say about a batch, one row per lead and a column per rule: fit
+(each fit rule's points, NULL when it does not fire) and engagement (each engagement rule's rounded
+points and how many activities it counted). Unpivoted, they are the new breakdown rows. PostgreSQL
+writes only the difference from the old breakdown, and the scores that change, in one statement;
+other databases replace the breakdown and then sum it.
 
 Score = fit points + engagement points. An engagement activity is worth
 `points * 0.5 ** (age_days / half_life_days)`; a rule's total is capped (in absolute value) by its
@@ -14,6 +20,7 @@ from datetime import datetime
 
 from django.db import connection
 from django.db.models import (
+    Case,
     Count,
     F,
     FloatField,
@@ -25,10 +32,13 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Abs, Cast, Coalesce, Floor, Greatest, Least, Power, Sign
 
 from ..models import Activity, Lead
+from ..sql import IdBatch
+from ..stages import Stage
 from .models import FitField, LeadScoreItem, Operator, RuleKind, ScoringRule
 
 SECONDS_PER_DAY = 86400.0
@@ -109,62 +119,178 @@ def _capped(expression, cap: int | None):
     return Greatest(Least(expression, Value(float(cap))), Value(float(-cap)))
 
 
-def _fit_rows(rule: ScoringRule, lead_ids: list[int]) -> QuerySet:
-    return (
-        Lead.objects.filter(fit_condition(rule), pk__in=lead_ids)
-        .order_by()
-        .annotate(
-            c_lead=F("pk"),
-            c_rule=Value(rule.pk, output_field=IntegerField()),
-            c_points=Value(rule.points, output_field=IntegerField()),
-            c_count=Value(1, output_field=IntegerField()),
+def _fit_table(rules: list[ScoringRule], batch: IdBatch) -> QuerySet:
+    """One row per lead of the batch: its id, its stage, and per fit rule (`fit_<id>`) the rule's
+    points when it fires, NULL when it does not."""
+    columns = {
+        f"fit_{rule.pk}": Case(
+            When(fit_condition(rule), then=Value(rule.points)), output_field=IntegerField()
         )
-        .values_list("c_lead", "c_rule", "c_points", "c_count")
+        for rule in rules
+    }
+    return (
+        Lead.objects.filter(batch.contains("pk"))
+        .order_by()
+        .annotate(c_lead=F("pk"), c_stage=F("stage"), **columns)
+        .values_list("c_lead", "c_stage", *columns)
     )
 
 
-def _engagement_rows(
-    rule: ScoringRule, lead_ids: list[int], half_life_days: int, now: datetime
+def _engagement_table(
+    rules: list[ScoringRule], batch: IdBatch, half_life_days: int, now: datetime
 ) -> QuerySet:
+    """One row per lead of the batch with an activity that counts: per engagement rule, its
+    rounded points (`points_<id>`) and how many activities it counted (`count_<id>`)."""
     age_days = Greatest(
         Value(now.timestamp(), output_field=FloatField()) - Epoch(F("at")),
         Value(0.0, output_field=FloatField()),
     ) / Value(SECONDS_PER_DAY)
     decay = Power(Value(0.5, output_field=FloatField()), age_days / Value(float(half_life_days)))
-    total = Value(float(rule.points)) * Sum(decay, output_field=FloatField())
+    columns = {}
+    for rule in rules:
+        counted = Q(type=rule.activity_type)
+        total = Value(float(rule.points)) * Sum(decay, filter=counted, output_field=FloatField())
+        columns[f"points_{rule.pk}"] = Cast(_whole_points(_capped(total, rule.cap)), IntegerField())
+        columns[f"count_{rule.pk}"] = Count("id", filter=counted)
+    types = sorted({rule.activity_type for rule in rules})
     return (
-        Activity.objects.filter(lead_id__in=lead_ids, type=rule.activity_type, at__lte=now)
+        Activity.objects.filter(batch.contains("lead_id"), type__in=types, at__lte=now)
         .order_by()
         .values("lead_id")
-        .annotate(
-            c_lead=F("lead_id"),
-            c_rule=Value(rule.pk, output_field=IntegerField()),
-            c_points=Cast(_whole_points(_capped(total, rule.cap)), IntegerField()),
-            c_count=Count("id"),
-        )
-        .values_list("c_lead", "c_rule", "c_points", "c_count")
+        .annotate(c_lead=F("lead_id"), **columns)
+        .values_list("c_lead", *columns)
     )
 
 
-def score_items_write(
-    *, lead_ids: list[int], rules: list[ScoringRule], half_life_days: int, now: datetime
-) -> None:
-    """Replace these leads' breakdown rows: one INSERT ... SELECT per rule, nothing in Python."""
-    LeadScoreItem.objects.filter(lead_id__in=lead_ids).delete()
-    table = connection.ops.quote_name(LeadScoreItem._meta.db_table)
+# A rule's rows of the new breakdown, from its column of the fit or engagement table.
+FIT_ITEMS = "SELECT {lead}, %s, {points}, 1 FROM batch WHERE {points} IS NOT NULL"
+ENGAGEMENT_ITEMS = "SELECT {lead}, %s, {points}, {count} FROM engagement WHERE {count} > 0"
+
+
+def _new_items(
+    *, batch: IdBatch, rules: list[ScoringRule], half_life_days: int, now: datetime
+) -> tuple[list[str], str, list]:
+    """The new breakdown of the batch: common table expressions `batch` (the fit table) and
+    `engagement`, and a SELECT of (lead_id, rule_id, points, count) from them, one row per rule
+    that fires on a lead. Portable SQL around the ORM's."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(c) for c in ("lead_id", "rule_id", "points", "count"))
+    lead = quote("c_lead")
+    fit = [rule for rule in rules if rule.kind == RuleKind.FIT]
+    engagement = [rule for rule in rules if rule.kind == RuleKind.ENGAGEMENT]
+    fit_sql, fit_params = _fit_table(fit, batch).query.sql_with_params()
+    ctes, params = [f"batch AS ({fit_sql})"], [*fit_params]
+    selects = []
+    for rule in fit:
+        selects.append(FIT_ITEMS.format(lead=lead, points=quote(f"fit_{rule.pk}")))
+    if engagement:
+        sql, engagement_params = _engagement_table(
+            engagement, batch, half_life_days, now
+        ).query.sql_with_params()
+        ctes.append(f"engagement AS ({sql})")
+        params += engagement_params
+        for rule in engagement:
+            selects.append(
+                ENGAGEMENT_ITEMS.format(
+                    lead=lead, points=quote(f"points_{rule.pk}"), count=quote(f"count_{rule.pk}")
+                )
+            )
+    params += [rule.pk for rule in fit] + [rule.pk for rule in engagement]
+    return ctes, " UNION ALL ".join(selects), params
+
+
+def scores_write(
+    *,
+    batch: IdBatch,
+    rules: list[ScoringRule],
+    half_life_days: int,
+    now: datetime,
+    report_from: int,
+) -> list[tuple[int, int]]:
+    """Write the breakdowns and scores of the batch's leads (`rules` is not empty). Returns
+    (id, score), in id order, of the leads in stage lead or mql whose score is `report_from` or
+    more: the ones that thresholds may move."""
+    ctes, select, params = _new_items(
+        batch=batch, rules=rules, half_life_days=half_life_days, now=now
+    )
+    if connection.vendor == "postgresql":
+        return _scores_write_postgresql(ctes, select, params, batch, now, report_from)
+    table = connection.ops.quote_name(LeadScoreItem._meta.db_table)
     with connection.cursor() as cursor:
-        for rule in rules:
-            if rule.kind == RuleKind.FIT:
-                rows = _fit_rows(rule, lead_ids)
-            else:
-                rows = _engagement_rows(rule, lead_ids, half_life_days, now)
-            sql, params = rows.query.sql_with_params()
-            cursor.execute(f"INSERT INTO {table} ({columns}) {sql}", params)
+        LeadScoreItem.objects.filter(batch.contains("lead_id")).delete()
+        cursor.execute(
+            f"WITH {', '.join(ctes)} INSERT INTO {table} (lead_id, rule_id, points, count) "
+            f"{select}",
+            params,
+        )
+    lead_scores_update(batch=batch, now=now)
+    return list(
+        Lead.objects.filter(
+            batch.contains("pk"), stage__in=[Stage.LEAD, Stage.MQL], score__gte=report_from
+        )
+        .order_by("pk")
+        .values_list("pk", "score")
+    )
 
 
-def lead_scores_update(*, lead_ids: list[int], now: datetime) -> None:
+# One statement, its steps reading the old breakdown once and the new one once. They all see the
+# rows as they were before it, so its data-modifying steps touch disjoint rows: removed (a rule no
+# longer fires), changed (its points or count differ) and added (it fires for the first time).
+# Unchanged breakdown rows and scores are not written at all.
+POSTGRESQL_WRITE = """
+WITH {ctes},
+new (lead_id, rule_id, points, count) AS MATERIALIZED ({select}),
+old AS MATERIALIZED (
+    SELECT id, lead_id, rule_id, points, count FROM {items} WHERE lead_id = ANY(%s::bigint[])
+),
+diff AS MATERIALIZED (
+    SELECT old.id AS old_id, new.lead_id, new.rule_id, new.points, new.count
+    FROM old FULL JOIN new ON new.lead_id = old.lead_id AND new.rule_id = old.rule_id
+    WHERE old.id IS NULL OR new.lead_id IS NULL
+        OR new.points <> old.points OR new.count <> old.count
+),
+removed AS (
+    DELETE FROM {items} WHERE id = ANY(ARRAY(SELECT old_id FROM diff WHERE lead_id IS NULL))
+),
+changed AS (
+    UPDATE {items} SET points = diff.points, count = diff.count FROM diff
+    WHERE {items}.id = diff.old_id AND diff.lead_id IS NOT NULL
+        AND {items}.id = ANY(ARRAY(
+            SELECT old_id FROM diff WHERE old_id IS NOT NULL AND lead_id IS NOT NULL
+        ))
+),
+added AS (
+    INSERT INTO {items} (lead_id, rule_id, points, count)
+    SELECT lead_id, rule_id, points, count FROM diff WHERE old_id IS NULL
+),
+scores AS MATERIALIZED (
+    SELECT batch.c_lead AS id, batch.c_stage AS stage, COALESCE(totals.total, 0) AS score
+    FROM batch LEFT JOIN (
+        SELECT lead_id, SUM(points) AS total FROM new GROUP BY lead_id
+    ) AS totals ON totals.lead_id = batch.c_lead
+),
+rescored AS (
+    UPDATE {leads} SET score = scores.score, scored_at = %s FROM scores
+    WHERE {leads}.id = scores.id AND {leads}.score <> scores.score
+)
+SELECT id, score FROM scores WHERE stage IN (%s, %s) AND score >= %s ORDER BY id
+"""
+
+
+def _scores_write_postgresql(ctes, select, params, batch, now, report_from):
+    quote = connection.ops.quote_name
+    sql = POSTGRESQL_WRITE.format(
+        ctes=",\n".join(ctes),
+        select=select,
+        items=quote(LeadScoreItem._meta.db_table),
+        leads=quote(Lead._meta.db_table),
+    )
+    params = [*params, batch.param, now, Stage.LEAD.value, Stage.MQL.value, report_from]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def lead_scores_update(*, batch: IdBatch, now: datetime) -> None:
     """Each lead's score is the sum of its breakdown rows, so the two always agree. Only rows
     whose score changes are written (`scored_at` is when the score last changed)."""
     total = (
@@ -175,6 +301,6 @@ def lead_scores_update(*, lead_ids: list[int], now: datetime) -> None:
         .values("total")
     )
     new_score = Coalesce(Subquery(total, output_field=IntegerField()), Value(0))
-    Lead.objects.filter(pk__in=lead_ids).alias(new_score=new_score).exclude(
+    Lead.objects.filter(batch.contains("pk")).alias(new_score=new_score).exclude(
         score=F("new_score")
     ).update(score=new_score, scored_at=now)

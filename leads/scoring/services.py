@@ -7,20 +7,28 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from ..actors import Actor, SystemActor, is_user
 from ..models import Lead
 from ..services import leads_promote
-from ..sql import id_set
+from ..sql import IdBatch, local_settings
 from ..stages import Stage
-from .engine import lead_scores_update, score_items_write
+from .engine import scores_write
 from .models import LeadScoreItem, RescoreRun, ScoringRule, ScoringSettings, ScoringSettingsChange
 
 SETTINGS_FIELDS = ("mql_threshold", "sql_threshold", "sql_auto_promote", "half_life_days")
 BATCH_SIZE = 2000
+
+# A rescore of this many leads or more runs with these PostgreSQL settings. Plans that follow the
+# batch through the indexes, so that a batch costs what its leads cost whatever the size of the
+# tables: without fresh statistics (after a bulk load, or with autovacuum off) the planner scans
+# whole tables for a batch of a few thousand leads. No JIT compilation, which the statements'
+# estimated cost triggers and which costs more than it saves. Memory for their sorts and hashes.
+MANY_LEADS = 100
+MANY_LEADS_SETTINGS = {"enable_seqscan": "off", "jit": "off", "work_mem": "64MB"}
 
 
 def scoring_settings_get() -> ScoringSettings:
@@ -88,53 +96,75 @@ def leads_rescore(*, lead_ids: Iterable[int], now: datetime | None = None) -> in
     below the target stage. Returns how many leads were promoted.
     """
     now = now or timezone.now()
-    # Concurrent rescores of the same leads take turns: lock the rows first, always in pk order,
-    # so that the second one replaces the first one's breakdown instead of colliding with it.
-    ids = list(
-        Lead.objects.select_for_update()
-        .filter(pk__in=id_set(set(lead_ids)))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    if not ids:
+    batch = IdBatch(lead_ids)  # one parameter, however many leads
+    with local_settings(MANY_LEADS_SETTINGS if len(batch) >= MANY_LEADS else {}):
+        return _leads_rescore(batch, now)
+
+
+def _leads_rescore(batch: IdBatch, now: datetime) -> int:
+    if not _rows_lock(batch):
         return 0
-    ids = id_set(ids)  # one parameter from here on, however many leads
     rules = list(ScoringRule.objects.filter(active=True))
     if not rules:
         # Nothing scores: clear any old breakdown. A score of 0 reaches no threshold (both >= 1).
-        LeadScoreItem.objects.filter(lead_id__in=ids).delete()
-        Lead.objects.filter(pk__in=ids).exclude(score=0).update(score=0, scored_at=now)
+        LeadScoreItem.objects.filter(batch.contains("lead_id")).delete()
+        Lead.objects.filter(batch.contains("pk")).exclude(score=0).update(score=0, scored_at=now)
         return 0
     settings = scoring_settings_get()
-    score_items_write(
-        lead_ids=ids, rules=rules, half_life_days=settings.half_life_days, now=now
+    reached = scores_write(
+        batch=batch,
+        rules=rules,
+        half_life_days=settings.half_life_days,
+        now=now,
+        report_from=settings.mql_threshold,
     )
-    lead_scores_update(lead_ids=ids, now=now)
-    return _thresholds_apply(lead_ids=ids, settings=settings, now=now)
+    return _thresholds_apply(reached=reached, settings=settings, now=now)
 
 
-def _thresholds_apply(*, lead_ids: list[int], settings: ScoringSettings, now: datetime) -> int:
-    """Scores move leads forward, never back."""
-    batch = Lead.objects.filter(pk__in=lead_ids)
-    reach_sql = list(batch.filter(score__gte=settings.sql_threshold).values_list("pk", flat=True))
-    reach_mql = list(batch.filter(score__gte=settings.mql_threshold).values_list("pk", flat=True))
+def _rows_lock(batch: IdBatch) -> int:
+    """Concurrent rescores of the same leads take turns: lock the rows first, always in pk order,
+    so that the second one replaces the first one's breakdown instead of colliding with it.
+    Returns how many of the leads exist."""
+    locked = Lead.objects.select_for_update().filter(batch.contains("pk")).order_by("pk")
+    if connection.vendor != "postgresql":
+        return len(locked.values_list("pk", flat=True))
+    sql, params = locked.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:  # counted in the database: no ids come back
+        cursor.execute(f"SELECT count(*) FROM ({sql}) AS locked", params)  # noqa: S608
+        return cursor.fetchone()[0]
+
+
+def _thresholds_apply(
+    *, reached: list[tuple[int, int]], settings: ScoringSettings, now: datetime
+) -> int:
+    """Scores move leads forward, never back. `reached`: (id, score) of the leads in stage lead
+    or mql at or above the MQL threshold."""
+    reach_mql = [pk for pk, _ in reached]
+    reach_sql = [pk for pk, score in reached if score >= settings.sql_threshold]
     promoted = 0
-    if settings.sql_auto_promote:
+    if settings.sql_auto_promote and reach_sql:
         promoted += len(
             leads_promote(
-                lead_ids=reach_sql, from_stages=[Stage.LEAD, Stage.MQL], to_stage=Stage.SQL,
-                actor=SystemActor.SCORING, at=now,
+                lead_ids=reach_sql,
+                from_stages=[Stage.LEAD, Stage.MQL],
+                to_stage=Stage.SQL,
+                actor=SystemActor.SCORING,
+                at=now,
             )
         )
-    promoted += len(
-        leads_promote(
-            lead_ids=reach_mql, from_stages=[Stage.LEAD], to_stage=Stage.MQL,
-            actor=SystemActor.SCORING, at=now,
+    if reach_mql:
+        promoted += len(
+            leads_promote(
+                lead_ids=reach_mql,
+                from_stages=[Stage.LEAD],
+                to_stage=Stage.MQL,
+                actor=SystemActor.SCORING,
+                at=now,
+            )
         )
-    )
     if reach_sql and not settings.sql_auto_promote:
         Lead.objects.filter(
-            pk__in=reach_sql, stage=Stage.MQL, ready_for_sales_at__isnull=True
+            IdBatch(reach_sql).contains("pk"), stage=Stage.MQL, ready_for_sales_at__isnull=True
         ).update(ready_for_sales_at=now)
     return promoted
 
@@ -206,4 +236,3 @@ def rescore_run_execute(
 
 def rescore_run_latest() -> RescoreRun | None:
     return RescoreRun.objects.order_by("-requested_at", "-id").first()
-
