@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import random
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -42,86 +43,98 @@ from tests.factories import AccountFactory, CampaignFactory, LeadFactory, UserFa
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
-SEEDS = (1, 2, 3, 4)
+# More seeds for a deeper run: FUNNELCRM_IMPORT_SEEDS=40 (each seed is 4 cases of ~5 seconds).
+SEEDS = range(1, 1 + int(os.environ.get("FUNNELCRM_IMPORT_SEEDS", "3")))
 T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)  # when the existing leads were created
 
 
 # --- the generated files ------------------------------------------------------------------------
+# Each pool is (good values, bad values). A cell is bad with a small chance (BAD), so most rows
+# import and a bad row usually has one fault: both the write paths and every check get rows.
 
+BAD = 0.012
 FIRST = ["Ann", "Bob", "Chloé", "Dmitri", "Eve", "Fatima", "Günter", "Hiro", "Ines", "Jo"]
 LAST = ["Lee", "Müller", "O'Brien", "Smith", "Tanaka", "van Dijk", "Nguyen", "Schmidt"]
-TITLES = ["Head of Sales", "CTO", "Intern", "head of growth", "VP Marketing", "Engineer", ""]
-COMPANIES = [
-    "Acme GmbH", "ACME GMBH", "acme gmbh", "Globex", "globex", "Initech", "INITECH", "Umbrella",
-    "Hooli", "Stark Industries", "Wayne Enterprises", "Soylent", "Müller AG", "MÜLLER AG",
-    "İş Bankası", "iş bankası", "Αθηνασ", "ΑΘΗΝΑΣ",  # lower() differs in Python and PostgreSQL
-]
-INDUSTRIES = ["Software", "software", "Retail", "Manufacturing", "", "x" * 101]
-EMPLOYEES = [
-    "", "12", "250", "1,200", "1_000", "0", "-5", "abc", "²", "12.5", "2147483647", "2147483648",
-    "99999999999", " 40 ",
-]
-COUNTRIES = [
-    "", "DE", "de", "Germany", "GB", "UK", "United Kingdom", "usa", "DEU", "Narnia", "AT",
-    "Switzerland", "XX",
-]
-OWNERS = [
-    "", "", "rep1", "REP1", "rep1@example.com", "rep2@example.com", "rep2", "nobody", "gone",
-    "ops@example.com", "twin@example.com", "TWIN@EXAMPLE.COM",
-]
-SOURCES = [*hubspot_format.SOURCE, "OTHER_CAMPAIGNS", "MYSTERY", "", "paid_search"]
-LIFECYCLES = [*hubspot_format.LIFECYCLE, "MQL", "", "Closed", "LEAD", " Lead ", "Customer\xa0"]
-CSV_STAGES = [
-    "", "lead", "mql", "sql", "opportunity", "won", "lost", "disqualified", "Won", " SQL ",
-    "closed", "customer",
-]
-CHANNELS = ["", "", "paid_search", "Paid_Social", "email", "events", "tv", "direct"]
-UTM_SOURCES = ["", "google", "linkedin", "newsletter", "Facebook", "partner-site"]
-UTM_MEDIUMS = ["", "cpc", "email", "social", "organic", "referral", "banner"]
-UTM_CAMPAIGNS = ["", "", "spring-launch", "SPRING-LAUNCH", "webinar-q1", "unknown-utm"]
-AMOUNTS = [
-    "", "", "1000", "1,000.50", "0", "12.345", "-1", "abc", "NaN", "1e3", "Infinity",
-    "999999999999.99", "1000000000000",
-]
-REASONS = ["", "budget", "no fit", "went with a competitor", "r" * 501]
+TITLES = (["Head of Sales", "CTO", "Intern", "head of growth", "VP Marketing", "Engineer", ""],
+          ["t" * 201])
+COMPANIES = ([
+    "", "", "", "Acme GmbH", "ACME GMBH", "acme gmbh", "Globex", "globex", "Initech", "INITECH",
+    "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises", "Soylent", "Müller AG",
+    "MÜLLER AG", "İş Bankası", "iş bankası", "Αθηνασ", "ΑΘΗΝΑΣ",  # lower() differs in Python
+], ["c" * 201])
+INDUSTRIES = (["Software", "software", "Retail", "Manufacturing", ""], ["x" * 101])
+EMPLOYEES = (["", "12", "250", "1,200", "1_000", "0", "2147483647", " 40 "],
+             ["-5", "abc", "²", "12.5", "2147483648", "99999999999"])
+COUNTRIES = (["", "DE", "de", "Germany", "GB", "UK", "United Kingdom", "usa", "DEU", "AT",
+              "Switzerland"], ["Narnia", "XX"])
+OWNERS = (["", "", "rep1", "REP1", "rep1@example.com", "rep2@example.com", "rep2",
+           "ops@example.com", "twin@example.com", "TWIN@EXAMPLE.COM"], ["nobody", "gone"])
+SOURCES = ([*hubspot_format.SOURCE, "OTHER_CAMPAIGNS", "MYSTERY", "", "paid_search"], [])
+LIFECYCLES = ([*hubspot_format.LIFECYCLE, " Lead ", "Customer\xa0"],
+              ["MQL", "", "Closed", "LEAD"])
+CSV_STAGES = (["", "lead", "mql", "sql", "opportunity", "won", "lost", "disqualified", "Won",
+               " SQL "], ["closed", "customer"])
+CHANNELS = (["", "", "paid_search", "Paid_Social", "email", "events", "direct"], ["tv"])
+CAMPAIGNS = (["", "", "", "spring-launch", "Webinar-q1"], ["nope"])
+UTM_SOURCES = (["", "google", "linkedin", "newsletter", "Facebook", "partner-site"], [])
+UTM_MEDIUMS = (["", "cpc", "email", "social", "organic", "referral", "banner"], [])
+UTM_CAMPAIGNS = (["", "", "spring-launch", "SPRING-LAUNCH", "webinar-q1", "unknown-utm"], [])
+UTM_TERMS = (["", "crm software"], ["u" * 201])
+AMOUNTS = (["", "", "1000", "1,000.50", "0", "1e3", "999999999999.99"],
+           ["12.345", "-1", "abc", "NaN", "Infinity", "1000000000000"])
+REASONS = (["budget", "no fit", "went with a competitor", "budget", "no fit", ""],
+           ["r" * 501])
+PHONES = (["", "+44 20 7946 0000"], ["9" * 51])
+DOMAINS = (["", "Acme.example", "globex.example", "İŞ.example"], ["d" * 254])
+CTAS = (["", "Book a demo"], ["c" * 201])
+LANDINGS = (["", "https://example.com/lp"], ["/p/" + "l" * 498])
 
 NAIVE_SHAPES = ("%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
-ODD_DATES = [
+ODD_DATES = [  # dates Python reads that the SQL engine leaves to it
     "2025-W03-2", "2025-W10", "2025034", "20250110T0900", "2025-01-10T09", "2025-01-10 09:00+02",
-    "2025-02-30 10:00", "2025-13-01", "2025-01-10 24:00", "2025-01-10 23:60", "garbage",
-    "10/01/2025", "2025-1-5", "2023-02-29 12:00", "1900-02-29", "2000-02-29 12:00",
-    "2024-02-29 23:59:59", "2016-12-31 23:59:60", "2025-01-10 09:00+15:00",
-    "2025-01-10 09:00+23:59",
-    "2025-01-10 09:00:00.5", "2025-01-10T09:00:00.123456Z", "2025-01-10T09:00:00,5",
-    "2025-01-10 09:00-00:00", "2025-01-10 09:00 ", "2025-01-10x09:00", "1890-06-01 12:00",
-    "0001-01-01 00:00", "0001-01-01 00:30+01:00", "9999-12-31 23:59-05:00",
-    "2025-01-10T09:00:00.1234567", "2099-01-01 00:00", "2025-01-10\t09:00",
+    "2000-02-29 12:00", "2024-02-29 23:59:59", "2025-01-10 09:00+15:00",
+    "2025-01-10 09:00+23:59", "2025-01-10 09:00:00.5", "2025-01-10T09:00:00.123456Z",
+    "2025-01-10T09:00:00,5", "2025-01-10 09:00-00:00", "2025-01-10x09:00", "1890-06-01 12:00",
+    "0001-01-01 00:54", "9999-12-31 23:59-05:00", "2025-01-10T09:00:00.1234567",
     "2025-06-15 12:00+14:00", "2025-06-15 12:00-14:00", "2025-06-15 12:00+14:30",
+]
+BAD_DATES = [
+    "2025-02-30 10:00", "2025-13-01", "2025-01-10 24:00", "2025-01-10 23:60", "garbage",
+    "10/01/2025", "2025-1-5", "2023-02-29 12:00", "1900-02-29", "2016-12-31 23:59:60",
+    "0001-01-01 00:00", "0001-01-01 00:30+01:00", "2099-01-01 00:00", "2025-01-10\t09:00",
 ]
 DST_DATES = [
     "2025-03-30 02:30", "2025-03-30 02:00", "2025-03-30 01:59", "2025-03-30 03:00",
     "2025-03-30T02:30:00", "2025-10-26 02:30", "2025-10-26 02:00", "2025-10-26 03:00",
     "2025-10-26T02:59:59", "2025-10-26 01:30", "2024-10-27 02:30", "2024-03-31 02:15",
 ]
-ODD_EMAILS = [
-    "First.Last+tag@Example.com", '"john doe"@example.com', '"quo\\"ted"@example.com',
-    "user@bücher.de", "user@xn--bcher-kva.de", "ü.ser@example.com", "a" * 64 + "@example.com",
-    "x@" + "a" * 64 + ".com", "a" * 250 + "@example.com", "user@localhost", "user@[127.0.0.1]",
-    "user@[IPv6:::1]", "user@example", "user@@example.com", "user example@example.com",
-    ".user@example.com", "user.@example.com", "us..er@example.com", "user@example.c",
-    "user@-example.com", "user@example-.com", "user@ex_ample.com", "user@example.com.",
-    "USER@EXAMPLE.COM", "user@example.xn--p1ai", "user@example.123", "user@sub.example.museum",
-    "o'neil@example.ie", "{weird}|~@example.com", "ſam@example.com", "ıvan@example.com",
-    "d." + "e" * 55 + "@example.com", "@example.com", "user@", "", "İnfo@example.com",
-    "info@example.com", "\u212aelvin@example.com", "kelvin@example.com", "user@BÜCHER.de",
-]
-SPACES = ["", "", "", " ", "  ", "\t", "\xa0", " \xa0\t", "\u2003", "\u200b"]
+ODD_EMAILS = (  # valid and invalid, none of them the plain shape the SQL engine reads itself
+    ['"john doe"@example.com', '"quo\\"ted"@example.com', "user@bücher.de", "user@BÜCHER.de",
+     "user@xn--bcher-kva.de", "a" * 64 + "@example.com", "user@localhost", "user@[127.0.0.1]",
+     "user@[IPv6:::1]", "user@example.xn--p1ai", "ſam@example.com", "ıvan@example.com",
+     "İnfo@example.com", "\u212aelvin@example.com", "d." + "e" * 55 + "@example.com"],
+    ["x@" + "a" * 64 + ".com", "a" * 250 + "@example.com", "user@example", "user@@example.com",
+     "user example@example.com", ".user@example.com", "user.@example.com", "us..er@example.com",
+     "user@example.c", "user@-example.com", "user@example-.com", "user@ex_ample.com",
+     "user@example.com.", "user@example.123", "ü.ser@example.com", "@example.com", "user@",
+     ""],
+)
+PLAIN_EMAILS = ["First.Last+tag@Example.com", "USER@EXAMPLE.COM", "o'neil@example.ie",
+                "{weird}|~@example.com", "info@example.com", "kelvin@example.com"]
+SPACES = ["", "", " ", "  ", "\t", "\xa0", " \xa0\t", "\u2003"]
+
+
+def _pick(rng: random.Random, pool: tuple[list[str], list[str]]) -> str:
+    good, bad = pool
+    return rng.choice(bad) if bad and rng.random() < BAD else rng.choice(good)
 
 
 def _pad(rng: random.Random, value: str) -> str:
     """The value with the whitespace people paste around it (sometimes)."""
     if not value or rng.random() < 0.8:
         return value
+    if rng.random() < 0.02:
+        return value + "\u200b"  # a zero-width space is no whitespace: the value is wrong
     return rng.choice(SPACES) + value + rng.choice(SPACES)
 
 
@@ -136,14 +149,26 @@ class Contacts:
             domain = rng.choice(["example.com", "Example.COM", "example.org", "mail.example.co.uk"])
             name = rng.choice(FIRST).lower().replace("é", "e").replace("ü", "u")
             self.people.append([ident, f"{name}.{i}@{domain}"])
-        for ident, email in existing:  # the existing leads the file names
+        for ident, email in existing * 2:  # the existing leads the file names, often
             self.people.append([ident, email])
+        self.used: dict[int, list[str]] = {}  # the people the current file names, by id()
+
+    def start_file(self) -> None:
+        self.used = {}
 
     def pick(self) -> tuple[str, str]:
-        """(id, email) of a row: mostly as known, sometimes in another case, under a new email, with
-        another contact's email, or without its id."""
+        """(id, email) of a row: someone the file named before (sometimes) or someone new to it,
+        mostly as known, sometimes in another case, under a new email, with another contact's
+        email, without its id, or with an unusual email."""
         rng = self.rng
-        person = rng.choice(self.people)
+        if self.used and rng.random() < 0.1:
+            person = rng.choice(list(self.used.values()))
+        else:
+            for _ in range(5):
+                person = rng.choice(self.people)
+                if id(person) not in self.used:
+                    break
+            self.used[id(person)] = person
         ident, email = person
         roll = rng.random()
         if roll < 0.12:
@@ -151,38 +176,40 @@ class Contacts:
         elif roll < 0.2 and ident:
             email = f"new.{rng.randrange(10**6)}@example.net"
             person[1] = email  # later rows follow the change
-        elif roll < 0.24:
+        elif roll < 0.23:
             email = rng.choice(self.people)[1]  # someone else's email
-        elif roll < 0.28:
+        elif roll < 0.27:
             ident = ""
-        elif roll < 0.31:
-            email = rng.choice(ODD_EMAILS)
-        elif roll < 0.33 and ident:
+        elif roll < 0.3:
+            email = _pick(rng, ODD_EMAILS) if rng.random() < 0.7 else rng.choice(PLAIN_EMAILS)
+        elif roll < 0.31 and ident:
             ident = str(rng.randrange(1000, 1000 + len(self.people)))  # another contact's id
         return ident, email
 
 
 def _when(rng: random.Random, at: datetime, *, berlin: bool, now: datetime) -> str:
-    """A date cell for the instant-ish `at` (naive local time), in one of many shapes."""
+    """A date cell for `at` (naive, in TIME_ZONE), in one of many shapes."""
     roll = rng.random()
-    if roll < 0.55:
+    if roll < 0.66:
         return at.strftime(rng.choice(NAIVE_SHAPES))
-    if roll < 0.75:
+    if roll < 0.88:
         text = at.strftime(rng.choice(("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")))
         return text + rng.choice(("Z", "+02:00", "-05:30", "+00:00", "+01:00", "-03:00"))
-    if roll < 0.8:
-        return at.strftime("%Y-%m-%d %H:%M:%S") + rng.choice((".5", ".123", ".123456"))
-    if roll < 0.87 and berlin:
-        return rng.choice(DST_DATES)
     if roll < 0.9:
+        return at.strftime("%Y-%m-%d %H:%M:%S") + rng.choice((".5", ".123", ".123456"))
+    if roll < 0.95 and berlin:
+        return rng.choice(DST_DATES)
+    if roll < 0.97:
+        return rng.choice(ODD_DATES)
+    if roll < 0.98:
         return (now + timedelta(days=rng.choice((2, 40)))).strftime("%Y-%m-%d %H:%M")
-    return rng.choice(ODD_DATES)
+    return rng.choice(BAD_DATES)
 
 
 def _dates(rng: random.Random, count: int, *, berlin: bool, now: datetime) -> list[str]:
     """`count` date cells for successive stages: mostly in order, some empty, some swapped."""
     start = datetime(2024, 6, 1) + timedelta(minutes=rng.randrange(0, 2 * 365 * 24 * 60))
-    if rng.random() < 0.1:  # on the same day as the existing leads' history
+    if rng.random() < 0.1:  # on the same days as the existing leads' history
         start = datetime(2025, 3, 1, 9) + timedelta(hours=rng.randrange(0, 200))
     out, at = [], start
     for _ in range(count):
@@ -203,23 +230,22 @@ def hubspot_rows(rng: random.Random, contacts: Contacts, count: int, *, berlin: 
     rows = []
     for _ in range(count):
         ident, email = contacts.pick()
-        lifecycle = rng.choice(LIFECYCLES)
         created, lead, mql, sql, opp, won = _dates(rng, 6, berlin=berlin, now=now)
-        row = {
-            "Record ID": ident, "First Name": rng.choice(FIRST), "Last Name": rng.choice(LAST),
-            "Email": email, "Company Name": rng.choice(["", "", *COMPANIES]),
-            "Job Title": rng.choice(TITLES), "Lifecycle Stage": lifecycle,
-            "Original Source": rng.choice(SOURCES), "Create Date": created or lead,
+        rows.append({
+            "Record ID": ident if rng.random() > BAD else "9" * 101,
+            "First Name": rng.choice(FIRST), "Last Name": rng.choice(LAST), "Email": email,
+            "Company Name": _pick(rng, COMPANIES), "Job Title": _pick(rng, TITLES),
+            "Lifecycle Stage": _pick(rng, LIFECYCLES), "Original Source": _pick(rng, SOURCES),
+            "Create Date": created or lead or ("" if rng.random() < 0.2 else mql),
             "Became a Lead Date": lead if rng.random() < 0.5 else "",
             "Became a Marketing Qualified Lead Date": mql if rng.random() < 0.5 else "",
             "Became a Sales Qualified Lead Date": sql if rng.random() < 0.4 else "",
             "Became an Opportunity Date": opp if rng.random() < 0.3 else "",
             "Became a Customer Date": won if rng.random() < 0.2 else "",
-            "Industry": rng.choice(INDUSTRIES), "Number of Employees": rng.choice(EMPLOYEES),
-            "Country/Region": rng.choice(COUNTRIES), "Contact owner": rng.choice(OWNERS),
+            "Industry": _pick(rng, INDUSTRIES), "Number of Employees": _pick(rng, EMPLOYEES),
+            "Country/Region": _pick(rng, COUNTRIES), "Contact owner": _pick(rng, OWNERS),
             "Phone Number": "+49 30 1234", "Lead Status": rng.choice(["NEW", "OPEN", ""]),
-        }
-        rows.append(row)
+        })
     return header, rows
 
 
@@ -230,33 +256,31 @@ def csv_rows(rng: random.Random, contacts: Contacts, count: int, *, berlin: bool
     rows = []
     for _ in range(count):
         ident, email = contacts.pick()
-        stage = rng.choice(CSV_STAGES)
         created, lead, mql, sql, opp, won, closed = _dates(rng, 7, berlin=berlin, now=now)
-        if rng.random() < 0.15 and lead:
-            closed = lead  # closed before the last stage reached, often
-        row = {
-            "email": email, "external_id": ident, "first_name": rng.choice(FIRST),
-            "last_name": rng.choice(LAST), "phone": rng.choice(["", "+44 20 7946 0000", "9" * 51]),
-            "job_title": rng.choice(TITLES), "company": rng.choice(["", "", *COMPANIES]),
-            "company_domain": rng.choice(["", "Acme.example", "globex.example", "d" * 254]),
-            "industry": rng.choice(INDUSTRIES), "employees": rng.choice(EMPLOYEES),
-            "country": rng.choice(COUNTRIES), "owner": rng.choice(OWNERS), "stage": stage,
-            "exit_reason": rng.choice(REASONS), "deal_amount": rng.choice(AMOUNTS),
-            "created_at": created, "became_lead_at": lead if rng.random() < 0.6 else "",
+        if rng.random() < 0.1 and lead:
+            closed = lead  # before the last stage reached, when the lead got further
+        rows.append({
+            "email": email, "external_id": ident if rng.random() > BAD else "9" * 101,
+            "first_name": rng.choice(FIRST), "last_name": rng.choice(LAST),
+            "phone": _pick(rng, PHONES), "job_title": _pick(rng, TITLES),
+            "company": _pick(rng, COMPANIES), "company_domain": _pick(rng, DOMAINS),
+            "industry": _pick(rng, INDUSTRIES), "employees": _pick(rng, EMPLOYEES),
+            "country": _pick(rng, COUNTRIES), "owner": _pick(rng, OWNERS),
+            "stage": _pick(rng, CSV_STAGES), "exit_reason": _pick(rng, REASONS),
+            "deal_amount": _pick(rng, AMOUNTS),
+            "created_at": created or ("" if rng.random() < 0.2 else sql),
+            "became_lead_at": lead if rng.random() < 0.6 else "",
             "became_mql_at": mql if rng.random() < 0.5 else "",
             "became_sql_at": sql if rng.random() < 0.4 else "",
             "became_opportunity_at": opp if rng.random() < 0.3 else "",
             "became_won_at": won if rng.random() < 0.2 else "",
             "closed_at": closed if rng.random() < 0.4 else "",
-            "channel": rng.choice(CHANNELS),
-            "campaign": rng.choice(["", "", "", "spring-launch", "Webinar-q1", "nope"]),
-            "utm_source": rng.choice(UTM_SOURCES), "utm_medium": rng.choice(UTM_MEDIUMS),
-            "utm_campaign": rng.choice(UTM_CAMPAIGNS), "utm_content": rng.choice(["", "hero"]),
-            "utm_term": rng.choice(["", "crm software", "u" * 201]),
-            "cta": rng.choice(["", "Book a demo", "c" * 201]),
-            "landing_page": rng.choice(["", "https://example.com/lp", "/p/" + "l" * 498]),
-        }
-        rows.append(row)
+            "channel": _pick(rng, CHANNELS), "campaign": _pick(rng, CAMPAIGNS),
+            "utm_source": _pick(rng, UTM_SOURCES), "utm_medium": _pick(rng, UTM_MEDIUMS),
+            "utm_campaign": _pick(rng, UTM_CAMPAIGNS), "utm_content": rng.choice(["", "hero"]),
+            "utm_term": _pick(rng, UTM_TERMS), "cta": _pick(rng, CTAS),
+            "landing_page": _pick(rng, LANDINGS),
+        })
     return header, rows
 
 
@@ -265,6 +289,7 @@ def messy_file(rng: random.Random, fmt: str, contacts: Contacts, count: int, *, 
     """The CSV text of a file with `count` generated rows, dirtied: stray whitespace, overlong
     and multi-line cells, blank lines, short rows and rows with too many cells."""
     make = hubspot_rows if fmt == "hubspot" else csv_rows
+    contacts.start_file()
     header, rows = make(rng, contacts, count, berlin=berlin, now=now)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator=rng.choice(("\n", "\r\n")))
@@ -272,16 +297,17 @@ def messy_file(rng: random.Random, fmt: str, contacts: Contacts, count: int, *, 
     for row in rows:
         cells = [_pad(rng, row.get(column, "")) for column in header]
         roll = rng.random()
-        if roll < 0.02:
+        if roll < 0.01:
             cells[rng.randrange(len(cells))] = "too long " * 40
+        elif roll < 0.03:
+            column = "Job Title" if fmt == "hubspot" else "job_title"
+            if column in header:
+                cells[header.index(column)] += "\nsecond line\n\\.\nthird"
         elif roll < 0.04:
-            i = rng.randrange(len(cells))
-            cells[i] = cells[i] + "\nsecond line\n\\.\nthird"
-        elif roll < 0.05:
             cells = cells + ["surplus"]
-        elif roll < 0.06:
+        elif roll < 0.05:
             cells = cells[: rng.randrange(1, len(cells))]
-        elif roll < 0.065:
+        elif roll < 0.055:
             cells[rng.randrange(len(cells))] = "nul\x00byte"
         writer.writerow(cells)
         roll = rng.random()
@@ -510,7 +536,7 @@ def test_both_engines_leave_the_same_leads_and_report(seed, fmt, berlin, setting
     since = timezone.now()
     rng = random.Random(f"{seed}-{fmt}-{berlin}")
     existing = existing_data(fmt)
-    contacts = Contacts(rng, 220, existing)
+    contacts = Contacts(rng, 900, existing)
     files = [
         messy_file(rng, fmt, contacts, 300, berlin=berlin, now=since),
         messy_file(rng, fmt, contacts, 500, berlin=berlin, now=since),
@@ -523,8 +549,11 @@ def test_both_engines_leave_the_same_leads_and_report(seed, fmt, berlin, setting
 
     assert_same(python, sql)
     assert all("crash" not in s for s in python), python[-1]
-    # The SQL engine settled a good share of the rows itself: it did not pass on everything.
-    assert spy.rows < 0.6 * sum(s["report"]["rows"] for s in python)
+    # Most rows import, and the SQL engine settled most of those itself.
+    reports = [s["report"] for s in python]
+    imported = sum(r["created"] + r["updated"] + r["unchanged"] for r in reports)
+    assert imported > 0.5 * sum(r["rows"] for r in reports)
+    assert spy.rows < 0.5 * imported
 
 
 # --- the SQL engine does the work ---------------------------------------------------------------
@@ -572,13 +601,15 @@ def test_the_differential_files_leave_most_rows_to_the_sql_engine(monkeypatch, s
     settings.TIME_ZONE = "UTC"
     since = timezone.now()
     rng = random.Random("share")
-    contacts = Contacts(rng, 220, existing_data("csv"))
+    contacts = Contacts(rng, 900, existing_data("csv"))
     text = messy_file(rng, "csv", contacts, 500, berlin=False, now=since)
     spy = PythonRows(monkeypatch)
 
     report = leads_import(file=io.StringIO(text), format="csv", engine="sql")
 
-    assert 0 < spy.rows < 0.6 * report.rows
+    imported = report.created + report.updated + report.unchanged
+    assert imported > 0.5 * report.rows
+    assert 0 < spy.rows < 0.5 * imported
 
 
 # --- differences found, as minimal cases --------------------------------------------------------
