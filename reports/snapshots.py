@@ -16,7 +16,7 @@ from __future__ import annotations
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -31,7 +31,7 @@ from leads.stages import FUNNEL, REACHED_FIELD, Stage
 
 from .kpis import FUNNEL_KPIS, KPIS, VERSION, kpi_parts, kpi_value
 from .models import Dimension, Grain, KPIDirtyDay, KPISnapshot
-from .periods import Period, grain_periods
+from .periods import Period, grain_periods, week_start
 
 # The slices, and the Lead / DailyMetric field each groups by (first-touch attribution).
 LEAD_FIELD = {
@@ -171,6 +171,10 @@ def snapshots_recompute_all(
     written = 0
     for done, (grain, month) in enumerate(steps, start=1):
         start = max(month.start, since)
+        if grain == Grain.WEEK and start > since:
+            # A week across the month's first day was done with the month before: once is enough
+            # (and the count of rows written stays the count of rows).
+            start = week_start(start + timedelta(days=6))
         written += snapshots_recompute(grain=grain, start=start, end=min(month.end, until))
         if progress:
             progress(done, len(steps))
