@@ -519,8 +519,6 @@ class _Run:
         return self.cursor
 
     def go(self, cells) -> list[int]:
-        # For this transaction: no JIT (compiling these one-off statements costs more than it
-        # saves), and room to sort and hash the file in memory.
         self._temp_tables()
         self._stage(cells)
         self._lookups()
@@ -546,7 +544,9 @@ class _Run:
         # For this transaction: no JIT (compiling these one-off statements costs more than it
         # saves), and room to sort and hash the file in memory.
         self.sql(
-            "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; SET LOCAL temp_buffers = '128MB'; "
+            # (Not temp_buffers: PostgreSQL refuses to change it once a session has used a
+            # temporary table, which would fail the second import on one connection.)
+            "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; "
             "DROP TABLE IF EXISTS imp_raw, imp_row, imp_cls, imp_acc, imp_new, imp_upd; "
             f"CREATE TEMP TABLE imp_raw (line integer PRIMARY KEY, {columns}) ON COMMIT DROP"
         )

@@ -1354,3 +1354,23 @@ def test_common_country_names_are_understood(export, written, code):
     run(export(contact(company="Acme", country=written)))
 
     assert one_lead(email="ann@example.com").account.country == code
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_works_on_a_connection_that_used_temporary_tables_before(export):
+    # given: the connection already used a temporary table of its own, at the default settings
+    # (PostgreSQL then refuses to change temp_buffers for the rest of the session)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TEMP TABLE earlier (n int); INSERT INTO earlier VALUES (1)")
+    output, code = run(export(contact(id="1", email="first@example.com")))
+    assert (code, counts(output)) == (0, "created 1, updated 0, unchanged 0, skipped 0, rejected 0")
+
+    # when: a second file on the same database connection
+    output, code = run(export(contact(id="2", email="second@example.com")))
+
+    # then: both imported
+    assert (code, counts(output)) == (0, "created 1, updated 0, unchanged 0, skipped 0, rejected 0")
+    assert set(Lead.objects.values_list("email", flat=True)) == {
+        "first@example.com", "second@example.com"
+    }
