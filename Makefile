@@ -59,6 +59,8 @@ clean:
 	rm -rf $(VENV) .broker .test-db*.sqlite3* .pytest_cache .ruff_cache staticfiles
 
 # Benchmarks: timing targets live here, not in tests. Runs on a throwaway PostgreSQL database.
+# bench_kpis prints its table and exits 0 (bench_import exits 1 on a missed target, which stops
+# make), so it runs before the import. Smaller: make bench BENCH_KPIS_ARGS="--leads 20000".
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/funnelcrm_bench
 BENCH_DB_RESET = $(PY) -c "import psycopg, sys; from urllib.parse import urlparse; u = urlparse('$(BENCH_DATABASE_URL)'); \
 	  c = psycopg.connect(host=u.hostname, port=u.port or 5432, user=u.username, password=u.password, dbname='postgres', autocommit=True); \
@@ -66,5 +68,7 @@ BENCH_DB_RESET = $(PY) -c "import psycopg, sys; from urllib.parse import urlpars
 bench: $(VENV)/.installed
 	$(BENCH_DB_RESET)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py bench_scoring $(BENCH_ARGS)
+	$(BENCH_DB_RESET)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py bench_kpis $(BENCH_KPIS_ARGS)
 	$(BENCH_DB_RESET)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py bench_import $(BENCH_IMPORT_ARGS)

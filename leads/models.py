@@ -200,6 +200,18 @@ class Lead(models.Model):
                 fields=["last_touch_campaign"], name="lead_last_touch_campaign_idx",
                 condition=Q(last_touch_campaign__isnull=False),
             ),
+            # The KPI engine reads the leads that reached a stage within a period (the live
+            # funnel, snapshot rollups, a dirty day's recompute): without these, every period
+            # read is a scan of every lead. Partial: a new lead has only its first date, and most
+            # leads never reach the later stages.
+            models.Index(fields=["became_lead_at"], name="lead_became_lead_at_idx"),
+            *[
+                models.Index(
+                    fields=[REACHED_FIELD[stage]], name=f"lead_{REACHED_FIELD[stage]}_idx",
+                    condition=Q(**{f"{REACHED_FIELD[stage]}__isnull": False}),
+                )
+                for stage in FUNNEL[1:]
+            ],
         ]
 
     def __str__(self) -> str:

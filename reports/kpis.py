@@ -479,9 +479,18 @@ def _json_number(value):
 
 
 def funnel_compute(*, period: Period, cut: Cut, scope: Q, mode: str = "period") -> dict:
-    """The funnel API's counts and rates: two queries (leads, visitors)."""
-    leads = Lead.objects.filter(scope, cut.lead_q()).order_by()
-    counts = leads.aggregate(**_stage_counts(period))
+    """The funnel API's counts and rates: two queries (leads, visitors). Only the mode's counts
+    are computed, and over only the leads that can count, which the first-reached indexes find:
+    those created in the period (cohort mode) or reaching some stage in it (period mode). Each
+    count's own filter implies that condition, so the counts are the same."""
+    cohort = mode == "cohort"
+    counts = {k: v for k, v in _stage_counts(period).items()
+              if k == "leads" or k.startswith("cohort_") == cohort}
+    counted = Q()
+    for stage in (Stage.LEAD,) if cohort else FUNNEL:
+        counted |= _within(REACHED_FIELD[stage], period)
+    leads = Lead.objects.filter(scope, cut.lead_q(), counted).order_by()
+    counts = leads.aggregate(**counts)
     visitors = None
     if _has_figures(cut, scope):
         visitors = DailyMetric.objects.filter(
