@@ -105,3 +105,10 @@ def api_as():
         return client
 
     return make
+
+
+@pytest.fixture
+def axes_on(settings):
+    """Login throttling (django-axes) as in production: the test settings turn it off."""
+    settings.AXES_ENABLED = True
+    return settings

@@ -4,6 +4,7 @@ Every deploy-time value is read from the environment (django-environ). The defau
 embedded set-up that needs no server: SQLite in the project folder and a filesystem Celery broker.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -30,6 +31,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "django_htmx",
+    "axes",
     "leads",
     "campaigns",
     "reports",
@@ -42,8 +45,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every page needs a signed-in user unless its view is marked @login_not_required (the login
+    # page, /healthz/). DRF views (the API) opt out and answer 401/403 themselves.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "funnelcrm.urls"
@@ -59,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "funnelcrm.context_processors.navigation",
             ],
         },
     },
@@ -92,7 +102,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+# --- Sign-in ------------------------------------------------------------------------------------
+# Every page but the login page needs a signed-in user; `/` sends them on to their first page.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+# django-axes throttles password guessing on every login form (the app's and the admin's): after
+# AXES_FAILURE_LIMIT failures for one username from one IP address, that pair is refused for
+# AXES_COOLOFF_MINUTES; a successful login clears its count. Attempts are kept in the database, so
+# every web process sees the same count. Behind a reverse proxy, REMOTE_ADDR is the proxy's.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A failure while locked out does not restart the wait, so the page's "try again in" holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "funnelcrm.views.login_locked_out"
 
 # --- Time: every KPI period boundary is in the organisation's time zone ---------------------
 LANGUAGE_CODE = "en-us"

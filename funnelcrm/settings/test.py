@@ -27,3 +27,7 @@ REST_FRAMEWORK = {
 KPI_RECOMPUTE_ON_COMMIT = env.bool("KPI_RECOMPUTE_ON_COMMIT", default=False)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Login throttling (django-axes) is off by default so that tests may log in with
+# `authenticate()` or `client.login()`, which pass no request; the tests of the throttle turn it on
+# (the `axes_on` fixture in tests/conftest.py).
+AXES_ENABLED = env.bool("AXES_ENABLED", default=False)
