@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench lock clean
+.PHONY: run test lint bench lock clean e2e-deps
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ lint: $(VENV)/.installed
 
 # The suite runs on SQLite. When DATABASE_URL points at PostgreSQL it runs again there; the
 # PostgreSQL-only tests (row locks, real concurrency) then run in that pass instead of skipping.
-test: lint
+test: lint e2e-deps
 	@if [[ "$${DATABASE_URL:-}" == postgres* ]]; then \
 	  echo "== pytest on SQLite (PostgreSQL-only tests run in the next pass)"; \
 	  env -u DATABASE_URL $(PY) -m pytest --create-db -m "not postgres" $(PYTEST_ARGS) || exit $$?; \
@@ -52,8 +52,21 @@ test: lint
 	  $(PY) -m pytest --create-db $(PYTEST_ARGS); \
 	fi
 
+# The browser tests (tests/e2e, Playwright) drive Debian's Chromium, not a downloaded browser.
+# Installed here when missing and apt-get can (as root); otherwise those tests skip and say why.
+CHROMIUM ?= /usr/bin/chromium
+e2e-deps:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "== Installing Chromium from Debian's packages (browser tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "== $(CHROMIUM) is missing: the browser tests will skip (install Debian's chromium)"; \
+	  fi; \
+	fi
+
 lock: $(VENV)/.installed
-	$(PIP) freeze | grep -v '^-e' | sed '1i # Every package the project installs, pinned to the exact version (runtime and dev tools).\n# Regenerate after changing requirements*.txt: make lock' > constraints.txt
+	$(PIP) freeze | grep -v '^-e' | LC_ALL=C sort -f | sed '1i # Every package the project installs, pinned to the exact version (runtime and dev tools).\n# Regenerate after changing requirements*.txt: make lock' > constraints.txt
 
 clean:
 	rm -rf $(VENV) .broker .test-db*.sqlite3* .pytest_cache .ruff_cache staticfiles

@@ -40,9 +40,8 @@ def login_locked_out(request, original_response=None, credentials=None):
     username = (credentials or {}).get("username") or request.POST.get("username", "")
     form.initial["username"] = username
     lockout = (
-        f"Too many failed sign-ins for this username. For your security, signing in as "
-        f"“{username}” from this address is blocked for {minutes} minutes. "
-        "Try again later, or ask an admin to unlock you."
+        f"Too many failed sign-ins. Signing in as {username} from this address is blocked for "
+        f"{minutes} minutes. Try again later, or ask an admin to unlock your account."
     )
     context = {"form": form, "lockout": lockout, "next": request.POST.get("next", "")}
     return render(request, "registration/login.html", context, status=429)
