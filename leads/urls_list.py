@@ -1,0 +1,3 @@
+"""Lead pages: see leads/urls.py."""
+
+urlpatterns = []
