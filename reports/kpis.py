@@ -25,12 +25,13 @@ Choices PRODUCT.md leaves open, made here and shown in each definition's `source
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, FloatField, Func, OuterRef, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, F, FloatField, Func, OuterRef, Q, Sum, Window
+from django.db.models.functions import Coalesce, RowNumber
 
 from campaigns.models import DailyMetric, NurtureEnrolment
 from leads.models import Activity, ActivityType, Lead
@@ -451,6 +452,10 @@ def kpis_compute(*, period: Period, cut: Cut, scope: Q, mode: str = "period") ->
     """Every KPI of KPIS for one period and cut, live."""
     measures = derived(measures_compute(period=period, cut=cut, scope=scope), period=period,
                        won_all=_won_all(period, cut, scope))
+    return _kpi_rows(measures, mode)
+
+
+def _kpi_rows(measures: dict, mode: str) -> list[dict]:
     rows = []
     for kpi in KPIS.values():
         numerator, denominator = kpi_parts(kpi, measures, mode)
@@ -463,6 +468,78 @@ def kpis_compute(*, period: Period, cut: Cut, scope: Q, mode: str = "period") ->
             "unit": kpi.unit,
         })
     return rows
+
+
+def kpis_compute_by_campaign(
+    *, period: Period, campaigns: Iterable[int], scope: Q, mode: str = "period",
+    attribution: str = "first",
+) -> dict[int, list[dict]]:
+    """`kpis_compute(cut=Cut(campaign=id, attribution=...))` for many campaigns at once: the same
+    measures, grouped by campaign in SQL, so that a list of campaigns costs five queries (leads,
+    median cycles, figures, enrolments, customers won) however many campaigns it has."""
+    ids = list(campaigns)
+    if not ids:
+        return {}
+    measures = _measures_by_campaign(period=period, ids=ids, scope=scope, attribution=attribution)
+    won_all = _won_all(period, Cut(campaign=ids[0], attribution=attribution), scope)
+    return {
+        pk: _kpi_rows(derived(measures[pk], period=period, won_all=won_all), mode) for pk in ids
+    }
+
+
+def _empty(aggregates: dict) -> dict:
+    """What each aggregate gives over no row: a count 0, a sum unknown."""
+    return {k: (0 if isinstance(v, Count) else None) for k, v in aggregates.items()}
+
+
+def _measures_by_campaign(*, period: Period, ids: list[int], scope: Q, attribution: str) -> dict:
+    """{campaign id: measures_compute(...) of Cut(campaign=id)}, each source aggregated once with
+    GROUP BY campaign: the same aggregate expressions as `measures_compute`."""
+    touch = "first_touch" if attribution == "first" else "last_touch"
+    group = f"{touch}_campaign_id"
+    leads = Lead.objects.filter(scope, **{f"{group}__in": ids}).order_by()
+    lead_aggregates = _lead_measures(period)
+    out = {pk: _empty(lead_aggregates) for pk in ids}
+    for row in leads.values(group).annotate(**lead_aggregates):
+        out[row.pop(group)].update(row)
+    medians = _median_cycle_days_by(leads, group, period)
+    figure_aggregates = {f"f_{k}": v for k, v in _metric_measures().items()}
+    figures = {pk: _empty(figure_aggregates) for pk in ids}
+    if _has_figures(Cut(campaign=ids[0]), scope):
+        metrics = DailyMetric.objects.filter(
+            campaign_id__in=ids, date__gte=period.start, date__lte=period.end
+        ).order_by()
+        for row in metrics.values("campaign_id").annotate(**figure_aggregates):
+            figures[row.pop("campaign_id")].update(row)
+    enrolments = NurtureEnrolment.objects.filter(
+        Q(lead__in=leads.values("pk")), _within("entered_at", period)
+    ).order_by().values(f"lead__{group}").annotate(
+        enrolments=Count("pk"),
+        enrolments_goal=Count("pk", filter=Q(goal_reached_at__isnull=False)),
+    )
+    enrolled = {row.pop(f"lead__{group}"): row for row in enrolments}
+    for pk in ids:
+        values = out[pk]
+        values["cycle_median_days"] = medians.get(pk)
+        values.update((k.removeprefix("f_"), v) for k, v in figures[pk].items())
+        values.update(enrolled.get(pk, {"enrolments": 0, "enrolments_goal": 0}))
+        out[pk] = canonical(values)
+    return out
+
+
+def _median_cycle_days_by(leads, group: str, period: Period) -> dict:
+    """`_median_cycle_days` per group in one query: each group's won leads are ranked by cycle in
+    SQL and only the one or two middle rows of each group reach Python."""
+    won = leads.filter(_within("became_won_at", period)).annotate(
+        cycle=SecondsBetween("became_won_at", "became_lead_at"),
+        rank=Window(RowNumber(), partition_by=[F(group)], order_by=[F("cycle").asc()]),
+        size=Window(Count("pk"), partition_by=[F(group)]),
+    )
+    middle = won.filter(Q(rank=(F("size") + 1) / 2) | Q(rank=F("size") / 2 + 1))
+    cycles: dict = {}
+    for pk, cycle in middle.values_list(group, "cycle"):
+        cycles.setdefault(pk, []).append(cycle)
+    return {pk: round(statistics.fmean(v) / SECONDS_PER_DAY, 6) for pk, v in cycles.items()}
 
 
 def _won_all(period: Period, cut: Cut, scope: Q) -> int | None:
