@@ -19,11 +19,20 @@ class LeadFilter(django_filters.FilterSet):
     )
     cta = django_filters.CharFilter(lookup_expr="iexact", label="Content / CTA")
     owner = django_filters.ModelChoiceFilter(queryset=get_user_model().objects.all())
+    score_min = django_filters.NumberFilter(
+        field_name="score", lookup_expr="gte", label="Score from"
+    )
+    score_max = django_filters.NumberFilter(
+        field_name="score", lookup_expr="lte", label="Score to"
+    )
     q = django_filters.CharFilter(method="filter_search", label="Search")
 
     class Meta:
         model = Lead
-        fields = ["stage", "owner", "channel", "campaign", "last_touch_channel", "cta"]
+        fields = [
+            "stage", "owner", "channel", "campaign", "last_touch_channel", "cta", "score_min",
+            "score_max",
+        ]
 
     def filter_search(self, queryset, name, value):
         from django.db.models import Q
