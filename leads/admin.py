@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from .exceptions import LeadVersionConflict, LifecycleRuleError
-from .models import Account, Activity, Lead, StageTransition
+from .models import Account, Activity, Lead, SavedLeadView, StageTransition
 from .scoring.admin import LeadScoreItemInline
 from .selectors import lead_scope
 from .services import (
@@ -254,3 +254,16 @@ class ActivityAdmin(admin.ModelAdmin):
             actor=request.user,
         )
         obj.pk = activity.pk
+
+
+@admin.register(SavedLeadView)
+class SavedLeadViewAdmin(admin.ModelAdmin):
+    """Users' saved lead-list views: read and remove here, created from the lead list."""
+
+    list_display = ["name", "owner", "query", "created_at"]
+    list_filter = ["owner"]
+    search_fields = ["name", "owner__username"]
+    readonly_fields = ["owner", "name", "query", "created_at"]
+
+    def has_add_permission(self, request):
+        return False

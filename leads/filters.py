@@ -1,10 +1,44 @@
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from campaigns.models import Campaign, Channel
 
 from .models import Lead
 from .stages import Stage
+
+
+class PreloadableModelChoiceField(django_filters.fields.ModelChoiceField):
+    """A ModelChoiceField a page can hand its options to (`preload`), so that rendering them and
+    checking the chosen one run no query of their own: the lead list loads every select's options
+    in one query to stay within its query budget. Without a preload it is a ModelChoiceField."""
+
+    preloaded: dict | None = None
+
+    def preload(self, objects) -> None:
+        self.preloaded = {str(obj.pk): obj for obj in objects}
+        choices = [(obj.pk, self.label_from_instance(obj)) for obj in objects]
+        if self.null_label is not None:
+            choices.insert(0, (self.null_value, self.null_label))
+        self.choices = [("", self.empty_label), *choices]
+
+    def to_python(self, value):
+        if self.preloaded is None or value in self.empty_values:
+            return super().to_python(value)
+        if self.null_label is not None and value == self.null_value:
+            return value
+        try:
+            return self.preloaded[str(value)]
+        except KeyError:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice",
+                params={"value": value},
+            )
+
+
+class PreloadableModelChoiceFilter(django_filters.ModelChoiceFilter):
+    field_class = PreloadableModelChoiceField
 
 
 class LeadFilter(django_filters.FilterSet):
@@ -13,12 +47,14 @@ class LeadFilter(django_filters.FilterSet):
         field_name="first_touch_channel", choices=Channel.choices, label="First-touch channel"
     )
     last_touch_channel = django_filters.MultipleChoiceFilter(choices=Channel.choices)
-    campaign = django_filters.ModelChoiceFilter(
+    campaign = PreloadableModelChoiceFilter(
         field_name="first_touch_campaign", queryset=Campaign.objects.all(),
         label="First-touch campaign",
     )
     cta = django_filters.CharFilter(lookup_expr="iexact", label="Content / CTA")
-    owner = django_filters.ModelChoiceFilter(queryset=get_user_model().objects.all())
+    owner = PreloadableModelChoiceFilter(
+        queryset=get_user_model().objects.all(), null_label="Unassigned"
+    )
     score_min = django_filters.NumberFilter(
         field_name="score", lookup_expr="gte", label="Score from"
     )
@@ -35,11 +71,13 @@ class LeadFilter(django_filters.FilterSet):
         ]
 
     def filter_search(self, queryset, name, value):
-        from django.db.models import Q
-
-        return queryset.filter(
-            Q(email__icontains=value)
-            | Q(first_name__icontains=value)
-            | Q(last_name__icontains=value)
-            | Q(account__name__icontains=value)
-        )
+        """Every word must appear in the email, a name or the company ("ada acme" finds Ada
+        Lovelace of Acme)."""
+        for word in value.split():
+            queryset = queryset.filter(
+                Q(email__icontains=word)
+                | Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
+                | Q(account__name__icontains=word)
+            )
+        return queryset

@@ -369,3 +369,29 @@ __all__ = [
     "Account", "Activity", "ActivityType", "Lead", "LeadScoreItem", "RescoreRun", "ScoringRule",
     "ScoringSettings", "ScoringSettingsChange", "StageTransition",
 ]
+
+
+class SavedLeadView(models.Model):
+    """A user's named filter and sort of the lead list (leads/views_list.py). `query` is the list's
+    query string, normalised (filter and sort keys only, in a stable order); the list applies it
+    through the same LeadFilter and the user's scope as any other query, so a view never shows
+    more than its owner may see."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_lead_views",
+        db_index=False,  # saved_lead_view_owner_name_unique (owner, lower(name)) serves it
+    )
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                F("owner"), Lower("name"), name="saved_lead_view_owner_name_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

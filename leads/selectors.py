@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 
 from .models import Lead, StageTransition
 
@@ -41,3 +42,10 @@ def lead_is_visible(*, user, lead: Lead) -> bool:
 
 def lead_transitions(*, lead: Lead) -> QuerySet[StageTransition]:
     return lead.transitions.select_related("actor_user").order_by("-at", "-id")
+
+
+def saved_lead_view_list(*, user):
+    """The user's own saved lead-list views, by name; never another user's."""
+    from .models import SavedLeadView
+
+    return SavedLeadView.objects.filter(owner=user).order_by(Lower("name"), "id")

@@ -598,3 +598,41 @@ def _rescore(lead: Lead) -> None:
     from .scoring.services import lead_rescore
 
     lead_rescore(lead=lead)
+
+
+# --- saved lead views (the lead list's named filters, one set per user) -------------------------
+
+
+@transaction.atomic
+def saved_lead_view_create(*, owner, name: str, query: str):
+    """Save the lead list's current filter and sort (`query`, a normalised query string) under a
+    name unique to its owner, ignoring case. Errors name the field: {"name": ...}."""
+    from .models import SavedLeadView
+
+    name = " ".join(name.split())
+    max_length = SavedLeadView._meta.get_field("name").max_length
+    if not name:
+        raise ValidationError({"name": "Give the view a name."})
+    if len(name) > max_length:
+        raise ValidationError({"name": f"Keep the name to {max_length} characters or fewer."})
+    if len(query) > SavedLeadView._meta.get_field("query").max_length:
+        raise ValidationError({"query": "These filters are too long to save as a view."})
+    taken = ValidationError({"name": f'You already have a view named "{name}". Pick another name.'})
+    if SavedLeadView.objects.filter(owner=owner, name__iexact=name).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            return SavedLeadView.objects.create(owner=owner, name=name, query=query)
+    except IntegrityError:  # saved at the same moment by another request of the same user
+        raise taken
+
+
+@transaction.atomic
+def saved_lead_view_delete(*, actor, view_id: int) -> str:
+    """Delete one of the actor's own views and return its name. Another user's view, like a
+    missing one, raises SavedLeadView.DoesNotExist: no one learns that it exists."""
+    from .models import SavedLeadView
+
+    view = SavedLeadView.objects.get(owner=actor, pk=view_id)
+    view.delete()
+    return view.name
