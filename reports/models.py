@@ -32,7 +32,9 @@ class Dimension(models.TextChoices):
 class KPISnapshot(models.Model):
     """A KPI for one period and one slice, with the numerator and denominator it was made of, so
     that ratios can be recombined across periods and slices (PRODUCT.md, "KPI snapshots").
-    Written only by `reports.snapshots`, as an idempotent upsert."""
+    Written only by `reports.snapshots`, as an idempotent upsert that leaves a row alone when a
+    recompute finds the same numbers: `computed_at` is when the row's numbers were computed, which
+    a later recompute that agrees with them does not change."""
 
     metric = models.CharField(max_length=64)
     grain = models.CharField(max_length=8, choices=Grain.choices)

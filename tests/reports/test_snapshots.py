@@ -314,11 +314,40 @@ def test_recomputing_twice_leaves_identical_rows(rep):
     first = snapshot_table()
     # when
     recompute(*MARCH, now=second_run)
-    # then
+    # then: nothing changed, so nothing was rewritten
     assert snapshot_table() == first
-    assert set(KPISnapshot.objects.values_list("computed_at", flat=True)) == {second_run}
+    assert set(KPISnapshot.objects.values_list("computed_at", flat=True)) == {first_run}
     for grain in GRAINS:
         assert_snapshots_equal_live(grain, *MARCH, slices_for([campaign], [rep]))
+
+
+def test_a_recompute_rewrites_only_the_rows_whose_numbers_changed(rep):
+    # given
+    lead_with(at(2025, 3, 10), ("mql", at(2025, 3, 11)), owner=rep, channel="referral")
+    first_run, second_run = at(2026, 1, 1), at(2026, 1, 2)
+    recompute(*MARCH, now=first_run)
+    # when: a second lead on March 20th
+    lead_with(at(2025, 3, 20), owner=rep, channel="referral")
+    recompute(*MARCH, now=second_run)
+    # then: the rows it changed say when they were computed; the others still say when theirs were
+    rewritten = set(KPISnapshot.objects.filter(computed_at=second_run).values_list(
+        "metric", "grain", "period_start", "dimension"))
+    march, week_of_the_20th, the_20th = date(2025, 3, 1), date(2025, 3, 17), date(2025, 3, 20)
+    periods = [("day", the_20th), ("week", week_of_the_20th), ("month", march)]
+    assert rewritten == {
+        # the figures made of leads, where the slice had rows
+        *((metric, grain, start, dimension)
+          for metric in ("leads", "visitor_to_lead", "lead_to_mql")
+          for grain, start in periods
+          for dimension in ("all", "channel", "owner")),
+        # and every metric of the owner's new day and week slices
+        *((metric, grain, start, "owner")
+          for metric in FUNNEL_KPIS for grain, start in periods[:2]),
+    }
+    month = KPISnapshot.objects.get(metric="lead_to_mql", grain="month", dimension="all")
+    assert month.value == 0.5
+    for grain in GRAINS:
+        assert_snapshots_equal_live(grain, *MARCH, slices_for(owners=[rep]))
 
 
 def test_a_slice_its_last_lead_left_is_written_back_to_zero(rep, other_rep):
@@ -455,19 +484,53 @@ def test_recomputing_the_dirty_days_brings_every_snapshot_back_to_live(rep, othe
         assert_snapshots_equal_live(grain, *MARCH, slices_for([campaign], [rep, other_rep]))
 
 
+@pytest.mark.postgres
+def test_dirty_weeks_and_months_are_summed_from_whole_stored_days(monkeypatch, rep):
+    # given: March's snapshots, so its days are stored; a spy on the recompute statements
+    lead = lead_with(at(2025, 3, 11), owner=rep, channel="email")
+    lead_with(at(2025, 3, 5), ("mql", at(2025, 3, 12)), owner=rep, channel="referral")
+    recompute(*MARCH)
+    KPIDirtyDay.objects.all().delete()
+    statements = []
+    real = snapshots._recompute_sql
+
+    def spy(ranges, now, *, from_days=False):
+        statements.append((sorted(ranges), from_days))
+        return real(ranges, now, from_days=from_days)
+
+    monkeypatch.setattr(snapshots, "_recompute_sql", spy)
+    # when: the lead moves on March 12th
+    lead_move_to_stage(lead=lead, to_stage="mql", actor=SYSTEM, at=at(2025, 3, 12, 15))
+    dirty_recompute()
+    # then: the day is rolled up from the leads, its week and month summed from the days
+    assert statements == [(["day"], False), (["month", "week"], True)]
+    for grain in GRAINS:
+        assert_snapshots_equal_live(grain, *MARCH, slices_for(owners=[rep]))
+
+    # given: a day of March missing from the stored days
+    KPISnapshot.objects.filter(grain="day", period_start=date(2025, 3, 5)).delete()
+    statements.clear()
+    # when
+    lead_move_to_stage(lead=lead, to_stage="sql", actor=SYSTEM, at=at(2025, 3, 13, 9))
+    dirty_recompute()
+    # then: the month is rolled up from the leads; the week of the 10th still sums its days
+    assert statements == [(["day"], False), (["month"], False), (["week"], True)]
+    for grain in ("week", "month"):
+        assert_snapshots_equal_live(grain, *MARCH, slices_for(owners=[rep]))
+    assert_snapshots_equal_live("day", date(2025, 3, 6), MARCH[1], slices_for(owners=[rep]))
+
+
 def test_a_failed_recompute_leaves_its_days_dirty(monkeypatch):
     lead_with(at(2025, 3, 31, 23, 30), ("mql", at(2025, 4, 1, 0, 30)))
     marked = dirty_days()
-    calls = []
 
-    def fail_on_the_second_grain(**kwargs):
-        calls.append(kwargs["grain"])
-        if len(calls) == 2:
-            raise RuntimeError("worker lost")
-        return real(**kwargs)
+    def write_then_fail(*args, **kwargs):
+        assert real(*args, **kwargs) > 0
+        assert KPISnapshot.objects.exists()
+        raise RuntimeError("worker lost")
 
-    real = snapshots.snapshots_recompute
-    monkeypatch.setattr(snapshots, "snapshots_recompute", fail_on_the_second_grain)
+    real = snapshots.snapshots_recompute_periods
+    monkeypatch.setattr(snapshots, "snapshots_recompute_periods", write_then_fail)
     with pytest.raises(RuntimeError):
         dirty_recompute()
     # Nothing of the failed run stays: its days are dirty, its first rows are gone.
@@ -515,16 +578,16 @@ def test_two_concurrent_recomputes_of_a_grain_take_turns(monkeypatch, rep):
     lead_with(at(2025, 3, 3), ("mql", at(2025, 3, 4)), channel="referral")
     now = at(2026, 1, 1)
     spans = []
-    real = snapshots._rollup
+    real = snapshots._recompute_sql
 
-    def slow_rollup(*args):
+    def slow_recompute(*args, **kwargs):
         began = time.monotonic()
         time.sleep(0.3)  # long enough for the other thread to arrive
-        result = real(*args)
+        result = real(*args, **kwargs)
         spans.append((began, time.monotonic()))
         return result
 
-    monkeypatch.setattr(snapshots, "_rollup", slow_rollup)
+    monkeypatch.setattr(snapshots, "_recompute_sql", slow_recompute)
     # when
     results = run_at_once(
         lambda i: snapshots_recompute(grain="day", start=MARCH[0], end=date(2025, 4, 2), now=now),

@@ -484,9 +484,11 @@ class Command(BaseCommand):
             recompute_times.append(seconds)
             floor_seconds, floor_rows = timed(floor)
             floor_times.append(floor_seconds)
+            what = "into the empty table" if attempt == 0 else "over unchanged rows"
             self.stdout.write(
-                f"  full recompute {attempt + 1}/{repeat}: {seconds:.1f} s, {written:,} rows "
-                f"written; rollup floor {floor_seconds:.1f} s ({floor_rows:,} groups)"
+                f"  full recompute {attempt + 1}/{repeat} ({what}): {seconds:.1f} s, "
+                f"{written:,} rows recomputed; rollup floor {floor_seconds:.1f} s "
+                f"({floor_rows:,} groups), {seconds / floor_seconds:.2f}x"
             )
         self.row(f"full snapshot recompute (2 years, day+week+month, {written:,} rows)",
                  median_ms(recompute_times), median_ms(floor_times), 3.0, "<= 3x floor")
