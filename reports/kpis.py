@@ -27,6 +27,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -138,21 +139,27 @@ def _activity(types, period: Period) -> Exists:
     )
 
 
-def _stage_counts(period: Period) -> dict:
+def _stage_counts(period: Period, as_of: date | None = None) -> dict:
+    """Period mode: leads first reaching each stage in the period. Cohort mode (`cohort_*`): of
+    the leads created in the period, those that have reached the stage, by now or by the end of
+    the `as_of` day."""
     counts = {}
     for stage in FUNNEL:
         name = "leads" if stage == Stage.LEAD else str(stage)
-        counts[name] = Count("pk", filter=_within(REACHED_FIELD[stage], period))
+        field_name = REACHED_FIELD[stage]
+        counts[name] = Count("pk", filter=_within(field_name, period))
         if stage != Stage.LEAD:
+            reached_by = (
+                Q(**{f"{field_name}__isnull": False}) if as_of is None
+                else Q(**{f"{field_name}__lt": Period(as_of, as_of).bounds()[1]})
+            )
             counts[f"cohort_{stage}"] = Count(
-                "pk",
-                filter=_within("became_lead_at", period)
-                & Q(**{f"{REACHED_FIELD[stage]}__isnull": False}),
+                "pk", filter=_within("became_lead_at", period) & reached_by
             )
     return counts
 
 
-def _lead_measures(period: Period) -> dict:
+def _lead_measures(period: Period, as_of: date | None = None) -> dict:
     begin, after = period.bounds()
     contacted = _activity(OUTBOUND, period)
     mql_open = (
@@ -162,7 +169,7 @@ def _lead_measures(period: Period) -> dict:
     )
     won = _within("became_won_at", period)
     return {
-        **_stage_counts(period),
+        **_stage_counts(period, as_of),
         "lost": Count("pk", filter=Q(stage=Stage.LOST) & _within("closed_at", period)),
         "landing_page_leads": Count(
             "pk", filter=_within("became_lead_at", period) & ~Q(landing_page="")
@@ -233,11 +240,14 @@ def _metric_measures() -> dict:
     return measures
 
 
-def measures_compute(*, period: Period, cut: Cut, scope: Q) -> dict:
+def measures_compute(
+    *, period: Period, cut: Cut, scope: Q, as_of: date | None = None
+) -> dict:
     """Every measure for one period and cut, in three queries (leads, figures, enrolments).
-    `scope` is the reader's lead visibility (`leads.selectors.lead_scope`)."""
+    `scope` is the reader's lead visibility (`leads.selectors.lead_scope`); `as_of`: the day by
+    whose end cohort-mode counts are taken (None: by now)."""
     leads = Lead.objects.filter(scope, cut.lead_q()).order_by()
-    values = leads.aggregate(**_lead_measures(period))
+    values = leads.aggregate(**_lead_measures(period, as_of))
     values["cycle_median_days"] = _median_cycle_days(leads, period)
 
     if _has_figures(cut, scope):
@@ -448,10 +458,12 @@ def kpi_value(kpi: KPI, numerator, denominator):
     return float(numerator) / float(denominator)
 
 
-def kpis_compute(*, period: Period, cut: Cut, scope: Q, mode: str = "period") -> list[dict]:
+def kpis_compute(
+    *, period: Period, cut: Cut, scope: Q, mode: str = "period", as_of: date | None = None
+) -> list[dict]:
     """Every KPI of KPIS for one period and cut, live."""
-    measures = derived(measures_compute(period=period, cut=cut, scope=scope), period=period,
-                       won_all=_won_all(period, cut, scope))
+    measures = derived(measures_compute(period=period, cut=cut, scope=scope, as_of=as_of),
+                       period=period, won_all=_won_all(period, cut, scope))
     return _kpi_rows(measures, mode)
 
 
@@ -555,13 +567,15 @@ def _json_number(value):
     return float(value)
 
 
-def funnel_compute(*, period: Period, cut: Cut, scope: Q, mode: str = "period") -> dict:
+def funnel_compute(
+    *, period: Period, cut: Cut, scope: Q, mode: str = "period", as_of: date | None = None
+) -> dict:
     """The funnel API's counts and rates: two queries (leads, visitors). Only the mode's counts
     are computed, and over only the leads that can count, which the first-reached indexes find:
     those created in the period (cohort mode) or reaching some stage in it (period mode). Each
     count's own filter implies that condition, so the counts are the same."""
     cohort = mode == "cohort"
-    counts = {k: v for k, v in _stage_counts(period).items()
+    counts = {k: v for k, v in _stage_counts(period, as_of).items()
               if k == "leads" or k.startswith("cohort_") == cohort}
     counted = Q()
     for stage in (Stage.LEAD,) if cohort else FUNNEL:

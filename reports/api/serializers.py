@@ -19,10 +19,19 @@ class ReportQuerySerializer(serializers.Serializer):
     cta = serializers.CharField(required=False, max_length=200)
     owner = serializers.IntegerField(required=False, min_value=1)
     attribution = serializers.ChoiceField(choices=ATTRIBUTIONS, default="first", required=False)
+    as_of = serializers.DateField(
+        required=False,
+        help_text="Cohort mode: count the stages reached by the end of this day (default: by now).",
+    )
 
     def validate(self, attrs):
         if attrs["end"] < attrs["start"]:
             raise serializers.ValidationError({"end": "end is before start."})
+        if "as_of" in attrs:
+            if attrs.get("mode", "period") != "cohort":
+                raise serializers.ValidationError({"as_of": "as_of is for mode=cohort only."})
+            if attrs["as_of"] < attrs["end"]:
+                raise serializers.ValidationError({"as_of": "as_of is before end."})
         if (attrs["end"] - attrs["start"]).days > 3660:
             raise serializers.ValidationError({"end": "a period spans at most 10 years."})
         return attrs
@@ -70,6 +79,7 @@ class FunnelSerializer(serializers.Serializer):
     campaign = serializers.IntegerField(allow_null=True)
     owner = serializers.IntegerField(allow_null=True)
     attribution = serializers.ChoiceField(choices=ATTRIBUTIONS)
+    as_of = serializers.DateField(required=False, help_text="Given in cohort mode only.")
     visitors = serializers.IntegerField(allow_null=True)
     counts = FunnelCountsSerializer()
     rates = FunnelRatesSerializer()
@@ -88,10 +98,12 @@ class KpiSummarySerializer(serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
     mode = serializers.ChoiceField(choices=MODES)
+    as_of = serializers.DateField(required=False, help_text="Given in cohort mode only.")
     kpis = KpiSerializer(many=True)
     previous = serializers.DictField(
         allow_null=True, required=False,
-        help_text="With compare=previous: {start, end, kpis} of the preceding period.",
+        help_text="With compare=previous: {start, end, kpis} of the preceding period (and its "
+        "as_of: as many days after its end as the period's as_of is after the period's end).",
     )
 
 

@@ -1,6 +1,8 @@
 """Report endpoints: thin views over `reports.kpis`. A rep's numbers count their own leads only
 (`leads.selectors.lead_scope`); a manager's count every lead."""
 
+from datetime import timedelta
+
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAuthenticated
@@ -29,11 +31,13 @@ class FunnelApi(APIView):
         query = ReportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         period, cut = query.period(), query.cut()
-        mode = query.validated_data["mode"]
-        funnel = funnel_compute(period=period, cut=cut, scope=lead_scope(request.user), mode=mode)
+        mode, as_of = query.validated_data["mode"], query.validated_data.get("as_of")
+        funnel = funnel_compute(period=period, cut=cut, scope=lead_scope(request.user), mode=mode,
+                                as_of=as_of)
         return Response({
             "mode": mode, "start": period.start, "end": period.end, "channel": cut.channel,
             "campaign": cut.campaign, "owner": cut.owner, "attribution": cut.attribution,
+            **({"as_of": as_of} if as_of else {}),
             **funnel,
         })
 
@@ -46,17 +50,22 @@ class KpiSummaryApi(APIView):
         query = KpiQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         period, cut = query.period(), query.cut()
-        mode = query.validated_data["mode"]
+        mode, as_of = query.validated_data["mode"], query.validated_data.get("as_of")
         scope = lead_scope(request.user)
         body = {
             "start": period.start, "end": period.end, "mode": mode,
-            "kpis": kpis_compute(period=period, cut=cut, scope=scope, mode=mode),
+            **({"as_of": as_of} if as_of else {}),
+            "kpis": kpis_compute(period=period, cut=cut, scope=scope, mode=mode, as_of=as_of),
         }
         if query.validated_data.get("compare") == "previous":
             previous = period.previous()
+            # Seen as many days after its end as this period is: the cohorts had as long to move.
+            previous_as_of = as_of and as_of - timedelta(days=period.days)
             body["previous"] = {
                 "start": previous.start.isoformat(), "end": previous.end.isoformat(),
-                "kpis": kpis_compute(period=previous, cut=cut, scope=scope, mode=mode),
+                **({"as_of": previous_as_of.isoformat()} if previous_as_of else {}),
+                "kpis": kpis_compute(period=previous, cut=cut, scope=scope, mode=mode,
+                                     as_of=previous_as_of),
             }
         return Response(body)
 

@@ -81,6 +81,42 @@ def test_funnel_in_cohort_mode_follows_the_periods_new_leads(march, manager, api
                              "sql_to_opportunity": 0.5, "opportunity_to_won": 1.0}
 
 
+@pytest.mark.parametrize(
+    ("as_of", "mql"),
+    [(None, 3), ("2025-04-01", 2), ("2025-04-02", 3), ("2025-03-31", 2)],
+)
+def test_funnel_in_cohort_mode_as_of_a_day_counts_the_stages_reached_by_its_end(
+    march, manager, api_as, as_of, mql
+):
+    # given: a March lead that became an MQL on April 2nd, in the last minute of the day
+    lead_with(at(2025, 3, 20), ("mql", at(2025, 4, 2, 23, 59)))
+    params = {**MARCH, "mode": "cohort", **({"as_of": as_of} if as_of else {})}
+    # when
+    body = api_as(manager).get(FUNNEL_URL, params).json()
+    # then
+    assert body.get("as_of") == as_of
+    assert body["counts"] == {"lead": 5, "mql": mql, "sql": 2, "opportunity": 1, "won": 1}
+    assert body["rates"]["lead_to_mql"] == mql / 5
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({**MARCH, "as_of": "2025-04-30"}, "as_of is for mode=cohort only."),
+        ({**MARCH, "mode": "cohort", "as_of": "2025-03-30"}, "as_of is before end."),
+        ({**MARCH, "mode": "cohort", "as_of": "soon"}, None),
+    ],
+)
+@pytest.mark.parametrize("url", [FUNNEL_URL, KPIS_URL])
+def test_a_bad_as_of_gets_a_400_naming_it(url, params, message, manager, api_as):
+    response = api_as(manager).get(url, params)
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"as_of"}
+    if message:
+        assert response.json()["as_of"] == [message]
+
+
 def test_funnel_cut_by_channel_reads_that_channels_leads_and_visitors(march, manager, api_as):
     body = api_as(manager).get(FUNNEL_URL, {**MARCH, "channel": "paid_search"}).json()
 
@@ -225,6 +261,23 @@ def test_kpi_summary_in_cohort_mode(march, manager, api_as):
     assert (kpis["lead_to_mql"]["numerator"], kpis["lead_to_mql"]["denominator"]) == (2, 4)
     assert kpis["lead_to_mql"]["value"] == 0.5
     assert kpis["mql"]["value"] == 2
+
+
+@pytest.mark.parametrize(("as_of", "previous_as_of", "previous_mql"),
+                         [("2025-04-01", "2025-03-01", 1), ("2025-03-31", "2025-02-28", 0)])
+def test_kpi_summary_compares_a_cohort_with_the_previous_one_as_long_after_its_end(
+    march, manager, api_as, as_of, previous_as_of, previous_mql
+):
+    # given: February's lead of `march` became an MQL at March 1st's first instant
+    params = {**MARCH, "mode": "cohort", "as_of": as_of, "compare": "previous"}
+    # when
+    body = api_as(manager).get(KPIS_URL, params).json()
+    # then: the previous period (January 29th to February 28th) is seen 31 days later too
+    assert (body["as_of"], body["previous"]["as_of"]) == (as_of, previous_as_of)
+    assert (body["previous"]["start"], body["previous"]["end"]) == ("2025-01-29", "2025-02-28")
+    previous = by_key(body["previous"]["kpis"])
+    assert (previous["leads"]["value"], previous["mql"]["value"]) == (1, previous_mql)
+    assert by_key(body["kpis"])["mql"]["value"] == 2
 
 
 def test_kpi_summary_of_an_empty_database_is_zero_counts_and_null_ratios(manager, api_as):
