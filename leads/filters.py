@@ -21,7 +21,8 @@ class PreloadableModelChoiceField(django_filters.fields.ModelChoiceField):
         choices = [(obj.pk, self.label_from_instance(obj)) for obj in objects]
         if self.null_label is not None:
             choices.insert(0, (self.null_value, self.null_label))
-        self.choices = [("", self.empty_label), *choices]
+        # ChoiceField's own setter: this class's would wrap a list in the queryset iterator.
+        forms.ChoiceField.choices.fset(self, [("", self.empty_label), *choices])
 
     def to_python(self, value):
         if self.preloaded is None or value in self.empty_values:
