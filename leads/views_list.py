@@ -166,6 +166,8 @@ def _options_preload(form) -> None:
     users.sort(key=lambda user: (_user_label(user).lower(), user.pk))
     campaign_objects.sort(key=lambda campaign: (campaign.name.lower(), campaign.pk))
     form.fields["owner"].label_from_instance = _user_label
+    form.fields["owner"].empty_label = "Anyone"
+    form.fields["campaign"].empty_label = "Any campaign"
     form.fields["owner"].preload(users)
     form.fields["campaign"].preload(campaign_objects)
 
@@ -285,6 +287,11 @@ def _render(request, context, status=200):
     template = "leads/list_results.html" if context["partial"] else "leads/list.html"
     response = render(request, template, context, status=status)
     patch_vary_headers(response, ("HX-Request",))
+    if context["partial"]:  # the address bar shows the list's state, not the form's blanks
+        page = context.get("page_number", 1)
+        response["HX-Push-Url"] = reverse("leads:list") + _with(
+            context["query"], page=page if page > 1 else None
+        )
     return response
 
 
