@@ -10,6 +10,8 @@ from django.utils.formats import number_format
 
 CURRENCY = "€"
 DASH = "—"
+WITHHELD = ("Marketing figures (spend, visitors, clicks) are shown to those who see every lead; "
+            "your numbers count your own leads only.")
 
 # What a KPI's denominator (or figure numerator) counts, in words.
 MEASURE_WORDS = {
@@ -70,8 +72,7 @@ def why_null(row: dict, kpi, *, all_leads: bool) -> str:
     figure_part = _is_figure(kpi.numerator) and numerator is None
     figure_part = figure_part or (_is_figure(kpi.denominator) and denominator is None)
     if figure_part and not all_leads:
-        return ("Marketing figures (spend, visitors, clicks) are shown to those who see every "
-                "lead; your numbers count your own leads only.")
+        return WITHHELD
     if figure_part:
         return "No marketing figures for this campaign in the period."
     if kpi.denominator and denominator == 0:

@@ -8,6 +8,7 @@ attributed by first touch, as the reports' default. A rep's numbers count their 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from django.core.paginator import Paginator
@@ -22,12 +23,13 @@ from leads.stages import FUNNEL, Stage
 from reports.kpis import Cut, funnel_compute, kpis_compute, kpis_compute_by_campaign
 
 from .forms import MODES, PeriodForm
-from .kpi_display import kpi_text, kpis_shown
+from .kpi_display import WITHHELD, kpi_text, kpis_shown
 from .models import Campaign, DailyMetric
 
 LIST_PRESETS = ["90d", "30d", "365d", "ytd", "all", "custom"]
 DETAIL_PRESETS = ["life", "30d", "90d", "365d", "custom"]
 LIST_KPIS = ("spend", "leads", "cpl", "lead_to_mql", "cac")
+LIST_LABELS = {"lead_to_mql": "MQL rate"}
 SORTS = {
     "name": lambda c: c.name.lower(),
     "status": lambda c: c.get_status_display(),
@@ -60,7 +62,8 @@ def campaign_list(request):
     )
     for campaign in campaigns:
         shown = kpis_shown(computed[campaign.pk], all_leads=all_leads)
-        campaign.kpis = {key: shown[key] for key in LIST_KPIS}
+        campaign.kpis = {key: replace(shown[key], label=LIST_LABELS.get(key, shown[key].label))
+                         for key in LIST_KPIS}
     sort = request.GET.get("sort", "name")
     key = sort.removeprefix("-")
     if key not in SORTS:
@@ -146,14 +149,22 @@ def campaign_detail(request, pk: int):
     page = Paginator(leads, LEADS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "campaigns/detail.html", {
         "campaign": campaign, "form": form, "errors": form.error_messages(), "period": period,
-        "mode": mode, "modes": MODES, "kpis": [kpis[key] for key in DETAIL_KPIS],
+        "mode": mode, "modes": MODES,
+        "kpis": [kpis[k] for k in DETAIL_KPIS if all_leads or not _withheld(kpis[k])],
         "funnel": _funnel_rows(funnel, all_leads=all_leads), "funnel_visitors": funnel["visitors"],
+        "funnel_visitors_text": kpi_text(funnel["visitors"], "count"),
+        "budget_text": kpi_text(campaign.budget, "currency"),
         "chart": _chart_data(campaign, period, trim=form.preset() == "life"),
         "page": page, "leads": page.object_list,
         "lead_url": _lead_url_prefix(), "all_leads": all_leads,
         "can_change": _can_edit(request.user),
         "query": _query_without(request, "page"),
     })
+
+
+def _withheld(kpi) -> bool:
+    """A figure KPI a reader who sees only their own leads does not get (see reports.kpis)."""
+    return kpi.is_null and kpi.why_null == WITHHELD
 
 
 def _funnel_rows(funnel: dict, *, all_leads: bool) -> list[dict]:
@@ -175,6 +186,7 @@ def _funnel_rows(funnel: dict, *, all_leads: bool) -> list[dict]:
             why = f"No {before.lower()} in the period: a ratio over zero is not a number."
         rows.append({
             "stage": str(stage), "label": Stage(stage).label, "count": counts[str(stage)],
+            "count_text": kpi_text(counts[str(stage)], "count"),
             "rate": rate, "rate_text": kpi_text(rate, "ratio"), "rate_from": before,
             "why_null": why, "width": round(100 * counts[str(stage)] / top, 1),
         })

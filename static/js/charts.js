@@ -36,6 +36,7 @@
       },
       options: {
         responsive: true,
+        animation: false,  // figures, not a show: drawn at once, and redrawn at once on resize
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
         plugins: {

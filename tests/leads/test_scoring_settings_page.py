@@ -46,7 +46,7 @@ def test_only_admins_open_the_page(client, rep, marketer, manager, admin_user):
 def test_page_lists_rules_thresholds_and_progress(admin_client, rule,
                                                   django_assert_max_num_queries):
     ScoringRule.objects.create(name="Pricing page", kind="engagement", points=10,
-                               activity_type="pricing_page_viewed", cap=30, active=False)
+                               activity_type="page_view", cap=30, active=False)
     RescoreRun.objects.create(status="done", total=40, done=40, promoted=3)
     admin_client.get(PAGE)
 
