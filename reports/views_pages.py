@@ -44,6 +44,7 @@ CAPTIONS = {
     "sales": "From MQL to customer: stage rates, sales activity, acquisition cost, cycle, churn "
              "and lifetime value.",
 }
+FIGURE_COLUMNS = {"Visitors", "Site conv.", "Spend", "CPL", "CAC"}
 HEADLINE = ("leads", "mql", "sql", "opportunity", "won", "win_rate", "cac")
 
 
@@ -74,7 +75,7 @@ def dashboard(request):
 
     board = Dashboard(user=request.user, query=query)
     funnel = funnel_table(board)
-    channel_table = breakdown_table(board, "channel")
+    channel_table = _without_figures(breakdown_table(board, "channel"), board)
     trends = trends_table(board)
     context.update(
         board=board,
@@ -83,7 +84,7 @@ def dashboard(request):
         channel_table=channel_table,
         lead_mql_channel_table=channel_table.project(
             ["Leads", "MQLs", "Lead→MQL"], name="lead_mql_channel", title="Leads by channel"),
-        campaign_table=breakdown_table(board, "campaign"),
+        campaign_table=_without_figures(breakdown_table(board, "campaign"), board),
         cta_table=breakdown_table(board, "cta"),
         sections={"lead_mql": {"title": SECTIONS["lead_mql"][0],
                                "tiles": section_tiles(board, "lead_mql")}},
@@ -109,6 +110,15 @@ def dashboard(request):
         api_params=query.api_params(),
     )
     return render(request, "reports/dashboard.html", context)
+
+
+def _without_figures(table, board):
+    """A breakdown without its marketing-figure columns when the cut has none (a CTA or owner
+    cut, a rep): columns of dashes help nobody. Its CSV keeps every column."""
+    if not board.figures_hidden:
+        return table
+    keep = [c for c in table.columns[1:] if c not in FIGURE_COLUMNS]
+    return table.project(keep, name=table.name, title=table.title)
 
 
 @page_access("reports")
