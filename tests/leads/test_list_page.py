@@ -116,6 +116,7 @@ def test_list_shows_every_column_of_a_lead(client, manager, trio):
                  "Opportunity", "Bea Bell", ">30<", ">500<", "Paid search", "Beta camp",
                  days_ago(10).strftime("%-d %b %Y"), days_ago(5).strftime("%-d %b %Y")):
         assert text in row, text
+    assert f'<a href="/leads/{trio["a"].pk}/">Ann Archer</a>' in row
     row_b = re.search(rf'<tr data-lead="{trio["b"].pk}">(.*?)</tr>', html, re.S).group(1)
     assert ">None<" in row_b  # no activity yet
     assert "3</strong> leads" in html
@@ -416,6 +417,10 @@ def test_htmx_results_fragment_is_bounded_too(
         in html
     assert len(row_ids(response)) == 9
     assert "HX-Request" in response["Vary"]
+    # The address bar gets the list's state without the form's blank fields.
+    assert response["HX-Push-Url"] == (
+        f"/leads/?owner={params['owner']}&campaign={params['campaign']}"
+    )
 
 
 def test_export_runs_a_bounded_number_of_queries(
