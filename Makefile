@@ -84,4 +84,6 @@ bench: $(VENV)/.installed
 	$(BENCH_DB_RESET)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py bench_kpis $(BENCH_KPIS_ARGS)
 	$(BENCH_DB_RESET)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py bench_board $(BENCH_BOARD_ARGS)
+	$(BENCH_DB_RESET)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py bench_import $(BENCH_IMPORT_ARGS)

@@ -34,6 +34,7 @@ class LeadMoveForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args, lead: Lead, **kwargs):
+        kwargs.setdefault("auto_id", "move_%s")  # the page has two forms with a note
         super().__init__(*args, **kwargs)
         self.fields["to_stage"].choices = [
             (value, label + (" (needs a reason)" if value in EXIT_STAGES else ""))
@@ -60,3 +61,7 @@ class ActivityForm(forms.Form):
         label="Note", required=False, max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What was said or agreed"}),
     )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "activity_%s")
+        super().__init__(*args, **kwargs)

@@ -5,16 +5,22 @@ the columns' counts and totals, and the service's own message."""
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
-from campaigns.models import Campaign, Channel
+from campaigns.models import Channel
 from funnelcrm.navigation import page_access
 
-from .board import board_card, board_column_page, board_columns, board_filter, board_totals
+from .board import (
+    board_card,
+    board_column_page,
+    board_columns,
+    board_filter,
+    board_filter_choices,
+    board_totals,
+)
 from .exceptions import LeadVersionConflict, LifecycleRuleError
 from .models import Lead
 from .selectors import lead_scope
@@ -32,27 +38,20 @@ def _filter_query(request) -> str:
     return params.urlencode()
 
 
-def _owners(user):
-    """Owner filter choices: only for those who see other people's leads."""
-    if not user.has_perm("leads.view_all_leads"):
-        return None
-    users = get_user_model().objects.filter(is_active=True, groups__isnull=False).distinct()
-    return users.order_by("first_name", "last_name", "username")
-
-
 @page_access("board")
 @require_GET
 def board(request):
     filterset = board_filter(user=request.user, params=request.GET)
     columns = board_columns(filterset=filterset)
     data = filterset.form.cleaned_data if filterset.form.is_valid() else {}
+    owners, campaigns = board_filter_choices(user=request.user)
     context = {
         "filterset": filterset,
         "form": filterset.form,
         "columns": columns,
         "query": _filter_query(request),
-        "owners": _owners(request.user),
-        "campaigns": Campaign.objects.order_by("name").only("id", "name"),
+        "owners": owners,
+        "campaigns": campaigns,
         "channels": Channel.choices,
         "selected": {
             "owner": request.GET.get("owner", ""),

@@ -194,11 +194,19 @@
     postMove(card, to, {}, origin);
   }
 
+  /* Narrow screens: the filters fold away unless some are on. */
+  function foldFilters() {
+    var box = document.querySelector("[data-filter-box]");
+    var narrow = window.matchMedia("(max-width: 767.98px)").matches;
+    if (box && narrow && board.dataset.filtered !== "true") box.removeAttribute("open");
+  }
+
   function init() {
     board = document.querySelector("[data-board]");
     dialog = document.querySelector("[data-move-dialog]");
     if (!board || !dialog || typeof Sortable === "undefined") return;
     form = dialog.querySelector("[data-move-form]");
+    foldFilters();
 
     var options = {
       group: "board", sort: false, draggable: "[data-card]", filter: "[data-more], button, a",
