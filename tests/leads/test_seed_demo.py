@@ -521,12 +521,16 @@ def test_demo_users_have_their_roles_and_log_in_with_demo():
     for username, role in DEMO_LOGINS.items():
         user = get_user_model().objects.get(username=username)
         assert list(user.groups.values_list("name", flat=True)) == [role]
-        assert user.is_staff
+        assert user.is_staff == (role != roles.SALES_REP)
         assert user.is_superuser == (username == "admin")
         assert authenticate(username=username, password="demo") == user
     client = Client()
-    assert client.login(username="rep1", password="demo")
+    assert client.login(username="manager", password="demo")
     assert client.get("/admin/").status_code == 200
+    # a rep works in the browser pages, not the Django admin
+    assert client.login(username="rep1", password="demo")
+    assert client.get("/admin/").status_code == 302
+    assert client.get("/leads/").status_code == 200
 
 
 def test_rerun_users_get_the_given_password_and_their_role_back():
@@ -537,7 +541,7 @@ def test_rerun_users_get_the_given_password_and_their_role_back():
     rep1 = get_user_model().objects.get(username="rep1")
     assert rep1.check_password("letmein-123")
     assert list(rep1.groups.values_list("name", flat=True)) == [roles.SALES_REP]
-    assert rep1.is_staff
+    assert not rep1.is_staff
     assert authenticate(username="manager", password="demo") is None
 
 

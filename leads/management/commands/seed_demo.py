@@ -29,6 +29,7 @@ from campaigns.services import (
 from leads import demo
 from leads.actors import SystemActor
 from leads.models import Account, Activity, Lead, StageTransition
+from leads.roles import SALES_REP
 from leads.services import (
     account_create,
     activity_create,
@@ -159,9 +160,9 @@ def _bar(total: int, desc: str, unit: str) -> tqdm:
 
 def _users_upsert(password: str) -> dict:
     """Create or update the demo users; a re-run resets their password, flags and role."""
-    roles = {user.role for user in demo.DEMO_USERS}
-    groups = {group.name: group for group in Group.objects.filter(name__in=roles)}
-    if missing := sorted(roles - set(groups)):
+    role_names = {user.role for user in demo.DEMO_USERS}
+    groups = {group.name: group for group in Group.objects.filter(name__in=role_names)}
+    if missing := sorted(role_names - set(groups)):
         raise CommandError(f"Role groups missing ({', '.join(missing)}): run `manage.py migrate`.")
     User = get_user_model()
     users = {}
@@ -169,7 +170,10 @@ def _users_upsert(password: str) -> dict:
         user, _ = User.objects.get_or_create(username=spec.username)
         user.first_name, user.last_name = spec.first_name, spec.last_name
         user.email = f"{spec.username}@funnelcrm.example"
-        user.is_active = user.is_staff = True  # every role works in the Django admin too
+        user.is_active = True
+        # Reps work in the browser pages; the other roles also use the Django admin (campaigns,
+        # scoring rules, users).
+        user.is_staff = spec.role != SALES_REP
         user.is_superuser = spec.is_superuser
         user.set_password(password)
         user.save(
