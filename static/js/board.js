@@ -229,6 +229,9 @@
       if (button) openDialog(button.closest("[data-card]"), null, null);
     });
     field("to_stage").addEventListener("change", syncDialog);
+    ["reason", "note"].forEach(function (name) {
+      field(name).addEventListener("input", function () { showError(""); });
+    });
     form.addEventListener("submit", submitDialog);
     form.querySelector("[data-dialog-cancel]").addEventListener("click", function () {
       closeDialog(true);

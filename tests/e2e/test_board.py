@@ -143,6 +143,7 @@ def test_an_exit_asks_for_a_reason_in_a_dialog(page_as, rep, pipeline, screensho
     dialog.get_by_role("button", name="Mark lost").click()
     expect(dialog.locator("[data-dialog-error]")).to_contain_text("Reason: say why")
     dialog.get_by_label("Reason", exact=True).fill("Chose a competitor")
+    expect(dialog.locator("[data-dialog-error]")).to_be_hidden()
     screenshot(page, "board-exit-dialog")
     dialog.get_by_role("button", name="Mark lost").click()
 
