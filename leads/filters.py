@@ -43,18 +43,23 @@ class PreloadableModelChoiceFilter(django_filters.ModelChoiceFilter):
 
 
 class LeadFilter(django_filters.FilterSet):
-    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices)
+    # Every filter names its label: a label django-filter works out from the model is worked out
+    # on first use, and the schema generator uses the class's own filters before any model is
+    # set on them, which left later forms with no label ("Select a valid choice" of what?).
+    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices, label="Stage")
     channel = django_filters.MultipleChoiceFilter(
         field_name="first_touch_channel", choices=Channel.choices, label="First-touch channel"
     )
-    last_touch_channel = django_filters.MultipleChoiceFilter(choices=Channel.choices)
+    last_touch_channel = django_filters.MultipleChoiceFilter(
+        choices=Channel.choices, label="Last-touch channel"
+    )
     campaign = PreloadableModelChoiceFilter(
         field_name="first_touch_campaign", queryset=Campaign.objects.all(),
         label="First-touch campaign",
     )
     cta = django_filters.CharFilter(lookup_expr="iexact", label="Content / CTA")
     owner = PreloadableModelChoiceFilter(
-        queryset=get_user_model().objects.all(), null_label="Unassigned"
+        queryset=get_user_model().objects.all(), null_label="Unassigned", label="Owner"
     )
     score_min = django_filters.NumberFilter(
         field_name="score", lookup_expr="gte", label="Score from"

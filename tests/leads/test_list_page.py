@@ -235,6 +235,19 @@ def test_bad_filter_input_names_the_field_instead_of_failing(
     assert 'aria-invalid="true"' in html
 
 
+def test_filter_errors_name_their_field_after_the_api_schema_was_generated(
+    client, manager, trio
+):
+    # The schema generator reads LeadFilter's own filters; the page's labels must survive it.
+    assert signed_in(client, manager).get("/api/schema/").status_code == 200
+
+    html = client.get(LIST_URL, {"stage": "bogus", "last_touch_channel": "tv", "owner": "x"})
+    errors = re.search(r"data-filter-errors>(.*?)</div>", html.content.decode(), re.S).group(1)
+
+    for label in ("Stage: ", "Last-touch channel: ", "Owner: "):
+        assert label in errors
+
+
 def test_bad_filter_input_in_the_export_is_a_400_naming_the_field(client, manager, trio):
     response = signed_in(client, manager).get(EXPORT_URL, {"stage": "bogus"})
 
