@@ -13,7 +13,7 @@ from .models import Activity, Lead, LeadScoreItem, StageTransition
 from .selectors import lead_scope, lead_transitions
 from .stages import FUNNEL, Stage
 
-# The page shows this many of each (transitions, activities); older ones are counted, not listed.
+# The page lists this many timeline entries, the newest; it says when older ones exist.
 TIMELINE_LIMIT = 100
 
 
@@ -49,15 +49,22 @@ def _actor(item) -> str:
     return SystemActor(item.actor_system).label if item.actor_system else "Unknown"
 
 
-def lead_timeline(*, lead: Lead, limit: int = TIMELINE_LIMIT) -> list[Entry]:
-    """The lead's latest `limit` transitions and latest `limit` activities, merged newest first
-    (two queries)."""
-    transitions = lead_transitions(lead=lead)[:limit]
-    activities = lead.activities.select_related("actor_user").order_by("-at", "-id")[:limit]
+@dataclass
+class Timeline:
+    entries: list[Entry]  # newest first
+    older_hidden: bool  # older entries exist that the page does not list
+
+
+def lead_timeline(*, lead: Lead, limit: int = TIMELINE_LIMIT) -> Timeline:
+    """The lead's newest `limit` entries, transitions and activities merged newest first (two
+    queries: the newest `limit` + 1 of each hold the newest `limit` of both)."""
+    transitions = list(lead_transitions(lead=lead)[: limit + 1])
+    activities = list(lead.activities.select_related("actor_user").order_by("-at", "-id")[
+        : limit + 1])
     entries = [Entry("transition", t.at, t, _actor(t)) for t in transitions]
     entries += [Entry("activity", a.at, a, _actor(a)) for a in activities]
     entries.sort(key=lambda e: e.sort_key, reverse=True)
-    return entries
+    return Timeline(entries=entries[:limit], older_hidden=len(entries) > limit)
 
 
 @dataclass

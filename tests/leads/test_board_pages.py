@@ -5,16 +5,19 @@ number of queries each page runs."""
 
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from html.parser import HTMLParser
 
 import pytest
 from django.utils import timezone
 
+from leads import views_lead
 from leads.actors import SystemActor
 from leads.models import Activity, Lead, StageTransition
 from leads.scoring.models import ScoringRule
 from leads.services import activity_create, lead_move_to_stage
 from leads.stages import FUNNEL, REACHED_FIELD, funnel_index
+from leads.timeline import lead_timeline
 
 pytestmark = pytest.mark.django_db
 
@@ -540,6 +543,44 @@ def test_timeline_merges_transitions_and_activities_newest_first(rep_client, rep
     assert "Reason: No budget" in text
     assert "Left a voicemail" in text
     assert "by rep1" in text
+
+
+def test_timeline_lists_the_newest_entries_and_says_when_older_ones_are_hidden(
+    rep_client, rep, lead_factory
+):
+    # given: four calls, then a move, then a meeting (with "Created as Lead": seven entries)
+    now = timezone.now()
+    lead = lead_factory(owner=rep, at=now - timedelta(days=10))
+    for day in (9, 8, 7, 6):
+        activity_create(lead=lead, type="call", actor=rep, at=now - timedelta(days=day))
+    lead_move_to_stage(lead=lead, to_stage="mql", actor=rep, at=now - timedelta(days=2))
+    activity_create(lead=lead, type="meeting", actor=rep, at=now - timedelta(days=1))
+    # when / then: the newest three of both kinds together, and a flag for the rest
+    three = lead_timeline(lead=lead, limit=3)
+    assert [(e.kind, e.at) for e in three.entries] == [
+        ("activity", now - timedelta(days=1)), ("transition", now - timedelta(days=2)),
+        ("activity", now - timedelta(days=6)),
+    ]
+    assert three.older_hidden
+    everything = lead_timeline(lead=lead, limit=7)
+    assert (len(everything.entries), everything.older_hidden) == (7, False)
+    page = dom(rep_client.get(f"/leads/{lead.pk}/"))
+    assert len(page.find("data-timeline").find_all("data-kind")) == 7
+    assert page.find_all("data-timeline-older") == []
+
+
+def test_the_lead_page_says_when_older_timeline_entries_are_hidden(
+    monkeypatch, rep_client, rep, lead_factory
+):
+    lead = lead_factory(owner=rep)
+    for _ in range(3):
+        activity_create(lead=lead, type="call", actor=rep)
+    monkeypatch.setattr(views_lead, "lead_timeline", partial(lead_timeline, limit=2))
+
+    page = dom(rep_client.get(f"/leads/{lead.pk}/"))
+
+    assert len(page.find("data-timeline").find_all("data-kind")) == 2
+    assert "Only the latest 2 entries are shown" in page.find("data-timeline-older").text
 
 
 def test_move_form_moves_and_says_so(rep_client, rep, lead_factory):
