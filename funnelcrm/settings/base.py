@@ -209,6 +209,10 @@ KPI_GROSS_MARGIN = env.float("KPI_GROSS_MARGIN", default=0.8)
 KPI_SALES_COST_PER_MONTH = env.float("KPI_SALES_COST_PER_MONTH", default=0.0)
 # A change marks its days dirty and, after commit, queues their recompute (reports/snapshots.py).
 KPI_RECOMPUTE_ON_COMMIT = env.bool("KPI_RECOMPUTE_ON_COMMIT", default=True)
+# Dirty days recomputed per transaction; and the age after which beat's reconcile treats a dirty
+# day as lost (its queued recompute never ran) and recomputes it (reports/reconcile.py).
+KPI_RECOMPUTE_BATCH_DAYS = env.int("KPI_RECOMPUTE_BATCH_DAYS", default=400)
+KPI_DIRTY_STALE_AFTER = env.int("KPI_DIRTY_STALE_AFTER", default=120)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
