@@ -16,6 +16,9 @@ campaign and owner (first touch), kept fresh by Celery (PRODUCT.md, "KPI snapsho
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -50,6 +53,7 @@ SLICE = ["metric", "grain", "period_start", "dimension", "dimension_value"]
 COMPARED = ["period_end", "numerator", "denominator", "value", "version"]
 
 Progress = Callable[[int, int], None]
+logger = logging.getLogger(__name__)
 
 
 def _bucket(field_name: str, grain: str) -> Trunc:
@@ -461,16 +465,16 @@ def snapshots_recompute_all(
 # --- dirty days ---------------------------------------------------------------------------------
 
 
-def kpis_mark_dirty(days: Iterable[date]) -> None:
+def kpis_mark_dirty(days: Iterable[date], *, queue: bool = True) -> None:
     """Record that these days' data changed, in the caller's transaction; after it commits, a
-    task recomputes them."""
+    task recomputes them (unless `queue` is false: the caller recomputes them itself)."""
     days = {d for d in days if d is not None}
     if not days:
         return
     KPIDirtyDay.objects.bulk_create(
         [KPIDirtyDay(day=d) for d in sorted(days)], ignore_conflicts=True
     )
-    if settings.KPI_RECOMPUTE_ON_COMMIT:
+    if queue and settings.KPI_RECOMPUTE_ON_COMMIT:
         from .tasks import kpis_recompute_dirty_task
 
         transaction.on_commit(kpis_recompute_dirty_task.delay)
@@ -486,12 +490,18 @@ def kpis_mark_lead_dirty(lead: Lead) -> None:
     kpis_mark_dirty_at(getattr(lead, REACHED_FIELD[s]) for s in FUNNEL)
 
 
-def dirty_recompute(*, limit: int = 400) -> int:
-    """Claim up to `limit` dirty days and recompute their day, week and month periods. A claimed
-    day is deleted in the same transaction as its recompute: if the recompute fails, the day
-    stays dirty; a second worker skips the days the first one holds. Returns days recomputed."""
+def dirty_recompute(*, limit: int = 400, marked_before: datetime | None = None) -> int:
+    """Claim up to `limit` dirty days (those marked before `marked_before`, if given) and
+    recompute their day, week and month periods. A claimed day is deleted in the same transaction
+    as its recompute: if the recompute fails, or its worker dies, the day stays dirty; a second
+    worker skips the days the first one holds. Returns days recomputed.
+
+    Each run logs its span (the grain locks held from `started` to `finished`, monotonic across
+    processes on one machine): runs never overlap, which the worker tests check."""
     with transaction.atomic():
         claimed = KPIDirtyDay.objects.order_by("day")
+        if marked_before is not None:
+            claimed = claimed.filter(marked_at__lt=marked_before)
         if connection.vendor == "postgresql":
             claimed = claimed.select_for_update(skip_locked=True)
         days = list(claimed.values_list("day", flat=True)[:limit])
@@ -499,9 +509,14 @@ def dirty_recompute(*, limit: int = 400) -> int:
             return 0
         for grain in Grain.values:  # all three, in order, before any: see _lock
             _lock(grain)
+        started = time.time()
         for start, end in _runs(sorted(days)):
             _recompute_run(start, end)
         KPIDirtyDay.objects.filter(day__in=days).delete()
+        logger.info(
+            "kpi recompute run: days=%d first=%s last=%s started=%.6f finished=%.6f pid=%d",
+            len(days), days[0], days[-1], started, time.time(), os.getpid(),
+        )
     return len(days)
 
 

@@ -11,6 +11,8 @@ from django.db import connection, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
+from funnelcrm.celery import TRANSIENT_ERRORS
+
 from ..actors import Actor, SystemActor, is_user
 from ..models import Lead
 from ..services import leads_promote
@@ -226,12 +228,55 @@ def rescore_run_execute(
             if progress:
                 progress(run.done, run.total)
     except Exception as exc:
-        run.status, run.error, run.finished_at = RescoreRun.Status.FAILED, repr(exc), timezone.now()
+        # A transient error (the database briefly gone) puts the run back in the queue, for the
+        # task's retry to claim and start over (rescoring is idempotent); anything else fails it.
+        transient = isinstance(exc, TRANSIENT_ERRORS)
+        connection.close_if_unusable_or_obsolete()  # a dropped connection: the save reconnects
+        run.status = RescoreRun.Status.QUEUED if transient else RescoreRun.Status.FAILED
+        run.error, run.finished_at = repr(exc), None if transient else timezone.now()
         run.save(update_fields=["status", "error", "finished_at"])
         raise
     run.status, run.finished_at = RescoreRun.Status.DONE, timezone.now()
     run.save(update_fields=["status", "finished_at"])
     return run
+
+
+LOST_RETRY = "retry of #{pk}: its worker stopped"
+
+
+def rescore_runs_reconcile(*, running_for: timedelta, queued_for: timedelta) -> dict:
+    """Runs whose task was lost (beat calls this every few minutes):
+    - running longer than `running_for` (more than the task's hard time limit, so no worker is
+      still on it): its worker died. The run is marked failed, and a new run is requested unless
+      a later one exists or this run was itself such a retry (a run that kills its worker every
+      time is left failed for an admin to see);
+    - queued longer than `queued_for`: its message may be gone, so it is sent again (a run is
+      claimed once, so a duplicate message does nothing).
+    Returns {"failed": [ids], "retried": [ids], "requeued": [ids]}."""
+    from ..tasks import rescore_run_task
+
+    now = timezone.now()
+    failed, retried = [], []
+    with transaction.atomic():
+        dead = RescoreRun.objects.filter(
+            status=RescoreRun.Status.RUNNING, started_at__lt=now - running_for
+        ).order_by("pk")
+        if connection.vendor == "postgresql":
+            dead = dead.select_for_update(skip_locked=True)
+        for run in dead:
+            run.status, run.finished_at = RescoreRun.Status.FAILED, now
+            run.error = f"worker lost: still running {now - run.started_at} after it started"
+            run.save(update_fields=["status", "error", "finished_at"])
+            failed.append(run.pk)
+            later = RescoreRun.objects.filter(requested_at__gt=run.requested_at).exists()
+            if not later and not run.reason.startswith("retry of #"):
+                retried.append(rescore_run_request(reason=LOST_RETRY.format(pk=run.pk)).pk)
+    requeued = list(RescoreRun.objects.filter(
+        status=RescoreRun.Status.QUEUED, requested_at__lt=now - queued_for
+    ).order_by("pk").values_list("pk", flat=True))
+    for pk in requeued:
+        rescore_run_task.delay(pk)
+    return {"failed": failed, "retried": retried, "requeued": requeued}
 
 
 def rescore_run_latest() -> RescoreRun | None:

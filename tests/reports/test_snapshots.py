@@ -819,9 +819,10 @@ def test_the_beat_schedules_exist_and_name_real_tasks(db):
     from funnelcrm.celery import app
 
     schedules = importlib.import_module("reports.migrations.0004_kpi_schedules")
+    reconcile = importlib.import_module("reports.migrations.0005_reconcile_schedules")
     app.loader.import_default_modules()
     nightly = PeriodicTask.objects.get(name=schedules.NIGHTLY)
-    dirty = PeriodicTask.objects.get(name=schedules.DIRTY)
+    dirty = PeriodicTask.objects.get(name=reconcile.KPIS)  # 0004's entry, renamed
     assert nightly.enabled
     assert dirty.enabled
     assert (nightly.crontab.minute, nightly.crontab.hour) == ("15", "3")
@@ -832,5 +833,10 @@ def test_the_beat_schedules_exist_and_name_real_tasks(db):
     lead = lead_with(timezone.now() - timedelta(days=1))
     app.tasks[nightly.task].apply(kwargs=json.loads(nightly.kwargs)).get()
     assert leads_on_the_day(lead) == 1
+    assert dirty_days() == set()
+    # The every-minute reconcile recomputes a day whose recompute was lost (marked long ago).
+    lead_with(lead.became_lead_at)
+    KPIDirtyDay.objects.update(marked_at=timezone.now() - timedelta(minutes=5))
     app.tasks[dirty.task].apply(kwargs=json.loads(dirty.kwargs or "{}")).get()
+    assert leads_on_the_day(lead) == 2
     assert dirty_days() == set()
