@@ -231,7 +231,8 @@ def rescore_run_execute(
         # A transient error (the database briefly gone) puts the run back in the queue, for the
         # task's retry to claim and start over (rescoring is idempotent); anything else fails it.
         transient = isinstance(exc, TRANSIENT_ERRORS)
-        connection.close_if_unusable_or_obsolete()  # a dropped connection: the save reconnects
+        if transient and not connection.in_atomic_block and not connection.is_usable():
+            connection.close()  # a dropped connection: the save below opens a new one
         run.status = RescoreRun.Status.QUEUED if transient else RescoreRun.Status.FAILED
         run.error, run.finished_at = repr(exc), None if transient else timezone.now()
         run.save(update_fields=["status", "error", "finished_at"])
