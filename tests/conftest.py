@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from leads import roles
 
+from .celery_workers import workers  # noqa: F401 - real Celery workers, stopped after the test
 from .factories import AccountFactory, CampaignFactory, LeadFactory, UserFactory
 
 REQUIRE_SERVICES = os.environ.get("FUNNELCRM_REQUIRE_SERVICES") == "1"
