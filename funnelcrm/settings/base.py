@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "leads",
     "campaigns",
     "reports",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -51,6 +52,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Idempotency-Key on API POSTs (README, "Safe writes"): inside the others, so that a replayed
+    # answer gets their headers as the first one did.
+    "idempotency.middleware.IdempotencyMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -151,9 +155,20 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Per anonymous IP and per user, with the rates read per request (funnelcrm/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "funnelcrm.throttling.AnonRateThrottle",
+        "funnelcrm.throttling.UserRateThrottle",
+    ],
+    # The client IP for anonymous rates: REMOTE_ADDR, unless behind this many reverse proxies
+    # (then the address the nearest proxy saw, from X-Forwarded-For). Not trusting that header
+    # by default: a client could send a new one with every request to escape its rate.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
+    # A JSON body nested too deeply to parse is a 400, not a 500 (funnelcrm/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "funnelcrm.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", default="60/minute"),
@@ -178,6 +193,12 @@ SPECTACULAR_SETTINGS = {
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
     },
 }
+
+# Idempotency keys (README, "Safe writes"): how long an answer is replayed, how long a claim
+# whose request never finished (a killed process) blocks its key, and which paths take them.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+IDEMPOTENCY_CLAIM_TIMEOUT = env.int("IDEMPOTENCY_CLAIM_TIMEOUT", default=300)
+IDEMPOTENCY_PATH_PREFIX = "/api/v1/"
 
 # --- Cache -------------------------------------------------------------------------------------
 # API throttling counts requests here. The local-memory default is per process: production,
