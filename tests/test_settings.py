@@ -13,6 +13,10 @@ SETTINGS_MODULES = ["local", "test", "production"]
 PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
     "DJANGO_ALLOWED_HOSTS": "crm.example.com",
+    # Production requires its servers (README, "Production").
+    "DATABASE_URL": "postgres://crm:pw@db.internal:5432/funnelcrm",
+    "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
+    "CACHE_URL": "redis://redis.internal:6379/1",
 }
 
 
