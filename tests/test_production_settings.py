@@ -220,3 +220,24 @@ def test_gunicorn_serves_https_behind_the_proxy_and_logs_json_lines(gunicorn_pro
     forged_warning = [e for e in entries if e["logger"] == "django.request"
                       and e.get("request_id") == forged.getheader("X-Request-ID")]
     assert len(forged_warning) == 1
+
+
+@pytest.mark.parametrize(
+    ("num_proxies", "forwarded_for", "expected"),
+    [
+        (0, "203.0.113.9", "10.0.0.5"),  # no proxy trusted: the header is ignored
+        (1, "203.0.113.9", "203.0.113.9"),  # the address our proxy saw
+        (1, "6.6.6.6, 203.0.113.9", "203.0.113.9"),  # a client's own header cannot forge it
+        (2, "6.6.6.6, 203.0.113.9, 10.0.0.7", "203.0.113.9"),
+    ],
+)
+def test_login_lockouts_count_the_client_ip_behind_the_proxies(
+    settings, rf, num_proxies, forwarded_for, expected
+):
+    from axes.helpers import get_client_ip_address
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": num_proxies}
+    settings.AXES_CLIENT_IP_CALLABLE = "funnelcrm.client_ip.client_ip"
+    request = rf.post("/login/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR=forwarded_for)
+
+    assert get_client_ip_address(request) == expected
