@@ -120,3 +120,7 @@ class LifecycleErrorSerializer(serializers.Serializer):
 class ConflictErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     current_version = serializers.IntegerField()
+
+
+class PreconditionRequiredSerializer(serializers.Serializer):
+    detail = serializers.CharField()

@@ -1,5 +1,8 @@
 """The report endpoints' query parameters and answers."""
 
+from datetime import date
+
+from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
 from campaigns.models import Campaign, Channel
@@ -7,21 +10,32 @@ from campaigns.models import Campaign, Channel
 from ..kpis import ATTRIBUTIONS, MODES, Cut
 from ..periods import Period
 
+# Report dates stay within these, so that period arithmetic (the day after the end, the previous
+# period, local midnights) never leaves Python's date range: 9999-12-31 was a 500.
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def _report_date(help_text: str, **kwargs) -> serializers.DateField:
+    return serializers.DateField(
+        help_text=f"{help_text} Between {EARLIEST_DATE} and {LATEST_DATE}.",
+        validators=[MinValueValidator(EARLIEST_DATE), MaxValueValidator(LATEST_DATE)], **kwargs,
+    )
+
 
 class ReportQuerySerializer(serializers.Serializer):
     """Period and cut of a report. Every error names its parameter."""
 
-    start = serializers.DateField(help_text="First day (YYYY-MM-DD) in the organisation's zone.")
-    end = serializers.DateField(help_text="Last day, included.")
+    start = _report_date("First day (YYYY-MM-DD) in the organisation's zone.")
+    end = _report_date("Last day, included.")
     mode = serializers.ChoiceField(choices=MODES, default="period", required=False)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     campaign = serializers.PrimaryKeyRelatedField(queryset=Campaign.objects.all(), required=False)
     cta = serializers.CharField(required=False, max_length=200)
-    owner = serializers.IntegerField(required=False, min_value=1)
+    owner = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
     attribution = serializers.ChoiceField(choices=ATTRIBUTIONS, default="first", required=False)
-    as_of = serializers.DateField(
+    as_of = _report_date(
+        "Cohort mode: count the stages reached by the end of this day (default: by now).",
         required=False,
-        help_text="Cohort mode: count the stages reached by the end of this day (default: by now).",
     )
 
     def validate(self, attrs):

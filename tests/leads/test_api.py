@@ -469,7 +469,8 @@ def test_rep_may_not_move_backward(rep, lead, api_as):
     lead = put_in_stage(lead, "mql", "sql")
 
     response = api_as(rep).post(
-        move_url(lead), {"to_stage": "mql", "note": "not ready"}, format="json"
+        move_url(lead), {"to_stage": "mql", "note": "not ready", "version": lead.version},
+        format="json",
     )
 
     _refused(response, "backward_move_not_permitted")
@@ -481,7 +482,9 @@ def test_lost_needs_a_reason(rep, lead, api_as):
     lead = put_in_stage(lead, "sql")
     transitions_before = lead.transitions.count()
 
-    response = api_as(rep).post(move_url(lead), {"to_stage": "lost", "reason": " "}, format="json")
+    response = api_as(rep).post(
+        move_url(lead), {"to_stage": "lost", "reason": " ", "version": lead.version}, format="json"
+    )
 
     _refused(response, "reason_required")
     lead.refresh_from_db()
@@ -491,7 +494,7 @@ def test_lost_needs_a_reason(rep, lead, api_as):
 
 def test_lost_is_not_allowed_from_lead(rep, lead, api_as):
     response = api_as(rep).post(
-        move_url(lead), {"to_stage": "lost", "reason": "went quiet"}, format="json"
+        move_url(lead), {"to_stage": "lost", "reason": "went quiet", "version": 1}, format="json"
     )
 
     _refused(response, "lost_not_allowed_from_stage")
@@ -503,7 +506,9 @@ def test_lost_with_a_reason_closes_the_lead(rep, lead, api_as):
     lead = put_in_stage(lead, "sql")
 
     response = api_as(rep).post(
-        move_url(lead), {"to_stage": "lost", "reason": "chose a competitor"}, format="json"
+        move_url(lead),
+        {"to_stage": "lost", "reason": "chose a competitor", "version": lead.version},
+        format="json",
     )
 
     assert response.status_code == 200
@@ -517,7 +522,9 @@ def test_rep_may_not_reopen_a_won_lead(rep, lead, api_as):
     lead = put_in_stage(lead, "won")
 
     response = api_as(rep).post(
-        move_url(lead), {"to_stage": "opportunity", "note": "renegotiating"}, format="json"
+        move_url(lead),
+        {"to_stage": "opportunity", "note": "renegotiating", "version": lead.version},
+        format="json",
     )
 
     _refused(response, "reopen_requires_manager")
@@ -539,7 +546,9 @@ def test_manager_moves_backward_with_a_note_keeping_first_reached_dates(manager,
     became_sql_at = lead.became_sql_at
 
     response = api_as(manager).post(
-        move_url(lead), {"to_stage": "mql", "note": "budget frozen until Q3"}, format="json"
+        move_url(lead),
+        {"to_stage": "mql", "note": "budget frozen until Q3", "version": lead.version},
+        format="json",
     )
 
     assert response.status_code == 200
@@ -555,7 +564,9 @@ def test_manager_moves_backward_with_a_note_keeping_first_reached_dates(manager,
 def test_manager_moving_backward_needs_a_note(manager, lead, api_as):
     lead = put_in_stage(lead, "mql", "sql")
 
-    response = api_as(manager).post(move_url(lead), {"to_stage": "mql"}, format="json")
+    response = api_as(manager).post(
+        move_url(lead), {"to_stage": "mql", "version": lead.version}, format="json"
+    )
 
     _refused(response, "backward_move_requires_note")
 
@@ -564,7 +575,8 @@ def test_manager_reopens_a_won_lead(manager, lead, api_as):
     lead = put_in_stage(lead, "won")
 
     response = api_as(manager).post(
-        move_url(lead), {"to_stage": "opportunity", "note": "contract fell through"},
+        move_url(lead),
+        {"to_stage": "opportunity", "note": "contract fell through", "version": lead.version},
         format="json",
     )
 
@@ -580,8 +592,11 @@ def test_manager_reopens_a_won_lead(manager, lead, api_as):
 
 def test_transitions_are_listed_newest_first(rep, lead, api_as):
     client = api_as(rep)
+    version = lead.version
     for stage in ("mql", "sql", "opportunity"):
-        assert client.post(move_url(lead), {"to_stage": stage}, format="json").status_code == 200
+        moved = client.post(move_url(lead), {"to_stage": stage, "version": version}, format="json")
+        assert moved.status_code == 200
+        version = moved.json()["version"]
 
     response = client.get(transitions_url(lead))
 
