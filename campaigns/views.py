@@ -1,7 +1,7 @@
 """Campaign pages: the list (`CampaignListView`) and a campaign's page (`CampaignDetailView`).
 Read only for every role; editing stays in the Django admin. Every number comes from
 `reports.kpis` (the registry the API and the snapshots use): the list through
-`kpis_compute_by_campaign` (grouped, a fixed number of queries for any number of campaigns), a
+`kpis_compute_by` (grouped by campaign, a fixed number of queries for any number of them), a
 campaign's page through `kpis_compute` and `funnel_compute` with `Cut(campaign=id)`. Leads are
 attributed by first touch, as the reports' default. A rep's numbers count their own leads only
 (`lead_scope`), and marketing figures are then withheld, as in the report API."""
@@ -20,7 +20,7 @@ from django.utils import timezone
 from funnelcrm.navigation import page_access
 from leads.selectors import lead_list, lead_scope
 from leads.stages import FUNNEL, Stage
-from reports.kpis import Cut, funnel_compute, kpis_compute, kpis_compute_by_campaign
+from reports.kpis import Cut, funnel_compute, kpis_compute, kpis_compute_by
 
 from .forms import MODES, PeriodForm
 from .kpi_display import WITHHELD, kpi_text, kpis_shown
@@ -57,8 +57,9 @@ def campaign_list(request):
     period = form.period_get(life_start=life_start)
     scope = lead_scope(request.user)
     all_leads = scope == Q()
-    computed = kpis_compute_by_campaign(
-        period=period, campaigns=[c.pk for c in campaigns], scope=scope
+    computed = kpis_compute_by(
+        period=period, dimension="campaign", keys=[c.pk for c in campaigns], cut=Cut(),
+        scope=scope,
     )
     for campaign in campaigns:
         shown = kpis_shown(computed[campaign.pk], all_leads=all_leads)

@@ -1,185 +1,87 @@
-"""KPIs grouped by a dimension or by month, for the reports dashboard: the registry's measures
-(`reports.kpis`) aggregated with GROUP BY, so that a table of many rows costs a fixed number of
-queries. Each row equals what `kpis_compute` (or `funnel_compute`) gives for that row's own cut:
-tests/reports/test_dashboard_page.py holds them to it.
+"""KPIs grouped by a dimension or by month, for the reports dashboard, so that a table of many
+rows costs a fixed number of queries.
 
 - `breakdown_compute`: per channel, campaign or content/CTA, the funnel counts, stage rates,
-  visitors, spend, CPL and CAC of a period and of the period before it (two queries: leads and
-  daily metrics; a third for the customers won when the base cut narrows the leads).
+  visitors, spend, CPL and CAC of a period and of the period before it, from the registry's
+  grouped measures (`reports.kpis.measures_compute_by`: leads and daily metrics, each read once
+  for both periods). Each row equals what `kpis_compute` gives for that row's own cut:
+  tests/reports/test_dashboard_page.py holds them to it.
 - `trends_compute`: leads, MQLs, SQLs and customers won per calendar month, from the month
   snapshots when they cover the months (and say when they were computed), else live in one query.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, IntegerField, Q, Sum, Value
+from django.db.models import Count, IntegerField, Q, Value
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
-from campaigns.models import DailyMetric
 from leads.models import Lead
 from leads.stages import FUNNEL, REACHED_FIELD, Stage
 
 from .kpis import (
-    KPIS,
+    DIMENSIONS,
     VERSION,
     Cut,
-    _empty,
-    _has_figures,
-    _lead_measures,
-    _within,
-    canonical,
     derived,
-    kpi_parts,
-    kpi_value,
+    kpi_rows,
+    measures_compute_by,
+    won_compute,
 )
 from .models import Dimension, Grain, KPIDirtyDay, KPISnapshot
 from .periods import Period, grain_periods, month_start
 
-DIMENSIONS = ("channel", "campaign", "cta")
 STAGE_MEASURES = ("leads", "mql", "sql", "opportunity", "won")
-# The KPIs of a breakdown row, in column order.
+# The KPIs of a breakdown row, in column order, and the measures they read.
 BREAKDOWN_KPIS = (
     "visitors", "leads", "mql", "sql", "opportunity", "won", "visitor_to_lead", "lead_to_mql",
     "mql_to_sql", "sql_to_opportunity", "opportunity_to_won", "cpl", "cac",
 )
-_LEAD_KEYS = (*STAGE_MEASURES, *(f"cohort_{s}" for s in FUNNEL[1:]), "lost")
-_FIGURE_KEYS = ("visitors", "spend")
+BREAKDOWN_MEASURES = (
+    *STAGE_MEASURES, *(f"cohort_{s}" for s in FUNNEL[1:]), "lost", "visitors", "spend",
+)
 
 
 @dataclass
 class BreakdownRow:
     key: object  # the channel slug, campaign id or CTA text; None: leads without one
-    kpis: dict  # key -> {"value", "numerator", "denominator"} for BREAKDOWN_KPIS
+    kpis: dict  # key -> the KPI API's row ({"value", "numerator", "denominator", ...})
     previous: dict
     spend: Decimal | None = None
     previous_spend: Decimal | None = None
 
 
-def _group_field(dimension: str, attribution: str) -> str:
-    touch = "first_touch" if attribution == "first" else "last_touch"
-    return {"channel": f"{touch}_channel", "campaign": f"{touch}_campaign_id", "cta": "cta"}[
-        dimension
-    ]
-
-
-def _row_cut(cut: Cut, dimension: str, key) -> Cut:
-    return replace(cut, **{dimension: key})
-
-
-def _prefixed(aggregates: dict, prefix: str) -> dict:
-    return {f"{prefix}{k}": v for k, v in aggregates.items()}
-
-
-def _lead_aggregates(period: Period) -> dict:
-    """The registry's own aggregate expressions for the measures a breakdown shows."""
-    measures = _lead_measures(period)
-    return {k: measures[k] for k in _LEAD_KEYS}
-
-
-def _figure_q(cut: Cut, dimension: str) -> Q:
-    """Which daily metric rows a row of `dimension` reads: `Cut.metric_q` of each row's cut,
-    written once for all of them."""
-    if dimension == "campaign":
-        q = Q(campaign__isnull=False)
-        return q & Q(channel=cut.channel) if cut.channel else q
-    # channel rows: the channel's own totals, or the base cut's campaign's rows
-    return Q(campaign_id=cut.campaign) if cut.campaign else Q(campaign__isnull=True)
-
-
 def breakdown_compute(
     *, period: Period, cut: Cut, scope: Q, dimension: str, mode: str = "period",
-    won_all: tuple[int | None, int | None] | None = None,
+    won: tuple[int, int] | None = None,
 ) -> list[BreakdownRow]:
     """One row per value of `dimension` that has leads or figures in the period or the previous
     one, within `cut` (whose own value for `dimension`, if any, is replaced by each row's).
-    Rows are ordered by leads, most first. `won_all`: customers won in scope in (period,
-    previous period), when the caller has counted them already."""
+    Rows are ordered by leads, most first. `won`: customers won in scope in (period, previous
+    period), when the caller has counted them already (`kpis.won_compute`)."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension!r}")
-    previous = period.previous()
-    group = _group_field(dimension, cut.attribution)
-    base = _row_cut(cut, dimension, None)
-    both = Period(previous.start, period.end)
-
-    lead_aggregates = {**_lead_aggregates(period), **_prefixed(_lead_aggregates(previous), "p_")}
-    touched = Q()
-    for stage_field in (*REACHED_FIELD.values(), "closed_at"):
-        touched |= _within(stage_field, both)
-    leads = Lead.objects.filter(scope, base.lead_q(), touched).order_by()
-    counted = {}
-    for row in leads.values(group).annotate(**lead_aggregates):
-        key = row.pop(group)
-        counted[key if key != "" else None] = row  # a blank CTA is no CTA
-
-    figures: dict = {}
-    reads_figures = dimension != "cta" and _has_figures(_row_cut(base, dimension, "x"), scope)
-    if reads_figures:
-        metric_field = "campaign_id" if dimension == "campaign" else "channel"
-        aggregates = {}
-        for name in _FIGURE_KEYS:
-            aggregates[f"f_{name}"] = Sum(name, filter=Q(date__gte=period.start))
-            aggregates[f"p_f_{name}"] = Sum(name, filter=Q(date__lt=period.start))
-        metrics = DailyMetric.objects.filter(
-            _figure_q(base, dimension), date__gte=previous.start, date__lte=period.end
-        ).order_by()
-        figures = {
-            row.pop(metric_field): row
-            for row in metrics.values(metric_field).annotate(**aggregates)
-        }
-
-    if won_all is None:
-        won_all = won_all_compute(period=period, cut=base, scope=scope, counted=counted)
+    periods = (period, period.previous())
+    measures = measures_compute_by(periods=periods, dimension=dimension, cut=cut, scope=scope,
+                                   names=BREAKDOWN_MEASURES)
+    if won is None:
+        won = won_compute(periods=periods, scope=scope)
     rows = []
-    for key in sorted(set(counted) | set(figures), key=lambda k: (k is None, str(k))):
-        lead_row, figure_row = counted.get(key, {}), figures.get(key, {})
-        current, before = {}, {}
-        for measures, prefix, target in ((lead_row, "", current), (lead_row, "p_", before)):
-            target.update(_empty(_lead_aggregates(period)))
-            target.update({k: measures[prefix + k] for k in _LEAD_KEYS if prefix + k in measures})
-        for name in _FIGURE_KEYS:
-            current[name] = figure_row.get(f"f_{name}") if reads_figures else None
-            before[name] = figure_row.get(f"p_f_{name}") if reads_figures else None
-        current, before = canonical(current), canonical(before)
-        rows.append(BreakdownRow(
-            key=key,
-            kpis=_row_kpis(current, period, won_all[0], mode, key),
-            previous=_row_kpis(before, previous, won_all[1], mode, key),
-            spend=current["spend"], previous_spend=before["spend"],
-        ))
+    for key in sorted(measures, key=lambda k: (k is None, str(k))):
+        current, before = measures[key]
+        kpis, previous = (
+            {r["key"]: r for r in kpi_rows(derived(m, period=p, won_all=w), mode,
+                                           only=BREAKDOWN_KPIS)}
+            for m, p, w in zip((current, before), periods, won, strict=True)
+        )
+        rows.append(BreakdownRow(key=key, kpis=kpis, previous=previous,
+                                 spend=current["spend"], previous_spend=before["spend"]))
     rows.sort(key=lambda r: (r.key is None, -(r.kpis["leads"]["value"] or 0)))
     return rows
-
-
-def _row_kpis(measures: dict, period: Period, won_all: int | None, mode: str, key) -> dict:
-    out = {}
-    measures = derived(measures, period=period, won_all=won_all)
-    for name in BREAKDOWN_KPIS:
-        kpi = KPIS[name]
-        numerator, denominator = kpi_parts(kpi, measures, mode)
-        out[name] = {"value": kpi_value(kpi, numerator, denominator), "numerator": numerator,
-                     "denominator": denominator}
-    return out
-
-
-def won_all_compute(
-    *, period: Period, scope: Q, cut: Cut | None = None, counted: dict | None = None
-) -> tuple[int | None, int | None]:
-    """Customers won in scope in the period and the one before: `kpis._won_all` of a row's cut,
-    which shares the sales cost between cuts. Summed from a breakdown's grouped counts when its
-    base cut does not narrow the leads (every lead is in some group), else one query."""
-    previous = period.previous()
-    if counted is not None and cut == Cut(attribution=cut.attribution):
-        return (sum(r["won"] for r in counted.values()), sum(r["p_won"] for r in counted.values()))
-    counts = Lead.objects.filter(scope).aggregate(
-        now=Count("pk", filter=_within("became_won_at", period)),
-        before=Count("pk", filter=_within("became_won_at", previous)),
-    )
-    return counts["now"], counts["before"]
 
 
 # --- monthly trends -----------------------------------------------------------------------------

@@ -19,8 +19,8 @@ from campaigns.models import Campaign, Channel
 from leads.selectors import lead_scope
 
 from .api.serializers import KpiQuerySerializer
-from .breakdowns import breakdown_compute, trends_compute, won_all_compute
-from .kpis import Cut, funnel_compute, kpis_compute
+from .breakdowns import breakdown_compute, trends_compute
+from .kpis import Cut, funnel_compute, kpis_compute, won_compute
 from .periods import Period, month_end, month_start
 
 PRESETS = {
@@ -187,14 +187,14 @@ class Dashboard:
                               user_id=self.user.pk, today=self.today)
 
     @cached_property
-    def _won_all(self):
+    def _won(self):
         # Every row of a breakdown narrows the leads: customers won over the reader's scope share
-        # the sales cost (`kpis._won_all`). Counted once for all three tables.
-        return won_all_compute(period=self.period, scope=self.scope)
+        # the sales cost (`kpis.won_compute`). Counted once for all three tables.
+        return won_compute(periods=(self.period, self.previous), scope=self.scope)
 
     def _breakdown(self, dimension: str):
         return breakdown_compute(period=self.period, cut=self.cut, scope=self.scope,
-                                 dimension=dimension, mode=self.mode, won_all=self._won_all)
+                                 dimension=dimension, mode=self.mode, won=self._won)
 
     @cached_property
     def by_channel(self):
@@ -237,6 +237,6 @@ class Dashboard:
     @property
     def figures_hidden(self) -> bool:
         """Marketing figures are company-wide: not read for a CTA or owner cut, nor for a reader
-        who sees only their own leads (`kpis._has_figures`)."""
+        who sees only their own leads (as `kpis.measures_compute` reads them)."""
         return bool(self.cut.cta or self.cut.owner or self.scope)
 

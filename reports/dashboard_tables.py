@@ -10,7 +10,7 @@ from decimal import Decimal
 from leads.stages import FUNNEL, Stage
 
 from .breakdowns import TREND_MEASURES
-from .kpis import FIGURES, KPIS, _metric_measures
+from .kpis import FIGURES, KPIS, METRIC_MEASURES
 
 CURRENCY = "€"
 # A rise is bad news for these: the delta is shown in red.
@@ -18,7 +18,7 @@ LOWER_IS_BETTER = {
     "cpl", "cac", "cpc", "bounce_rate", "email_unsubscribe_rate", "customer_churn_rate",
     "sales_cycle_median_days", "sales_cycle_mean_days", "not_interested_rate",
 }
-FIGURE_MEASURES = {*FIGURES, *_metric_measures(), "acquisition_cost"}
+FIGURE_MEASURES = {*FIGURES, *METRIC_MEASURES, "acquisition_cost"}
 MEASURE_LABELS = {
     "leads": "leads", "visitors": "visitors", "mql": "MQLs", "sql": "SQLs",
     "opportunity": "opportunities", "won": "customers won", "spend": "spend",

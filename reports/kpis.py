@@ -25,8 +25,8 @@ Choices PRODUCT.md leaves open, made here and shown in each definition's `source
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
@@ -63,17 +63,18 @@ class Cut:
     attribution: str = "first"
 
     def lead_q(self, prefix: str = "") -> Q:
-        touch = "first_touch" if self.attribution == "first" else "last_touch"
         q = Q()
-        if self.channel:
-            q &= Q(**{f"{prefix}{touch}_channel": self.channel})
-        if self.campaign:
-            q &= Q(**{f"{prefix}{touch}_campaign_id": self.campaign})
-        if self.cta:
-            q &= Q(**{f"{prefix}cta": self.cta})
-        if self.owner:
-            q &= Q(**{f"{prefix}owner_id": self.owner})
+        for name in ("channel", "campaign", "cta", "owner"):
+            if value := getattr(self, name):
+                q &= Q(**{f"{prefix}{self.lead_field(name)}": value})
         return q
+
+    def lead_field(self, name: str) -> str:
+        """The lead field that a cut by `name` (channel, campaign, cta, owner) reads, for this
+        cut's attribution."""
+        touch = "first_touch" if self.attribution == "first" else "last_touch"
+        return {"channel": f"{touch}_channel", "campaign": f"{touch}_campaign_id", "cta": "cta",
+                "owner": "owner_id"}[name]
 
     @property
     def has_figures(self) -> bool:
@@ -226,18 +227,29 @@ PAIRS = {
 }
 
 
-def _metric_measures() -> dict:
-    measures = {name: Sum(name) for name in FIGURES}
+def _metric_measures(days: Q | None = None) -> dict:
+    """The daily-metric aggregates; `days` narrows each of them (a period of several read at
+    once), else the query's own WHERE does."""
+
+    def total(expression, condition: Q | None = None) -> Sum:
+        if days is not None:
+            condition = days if condition is None else condition & days
+        return Sum(expression, filter=condition)
+
+    measures = {name: total(name) for name in FIGURES}
     for key, (part, whole) in PAIRS.items():
-        measures[f"{key}_num"] = Sum(part, filter=_both(part, whole))
-        measures[f"{key}_den"] = Sum(whole, filter=_both(part, whole))
+        measures[f"{key}_num"] = total(part, _both(part, whole))
+        measures[f"{key}_den"] = total(whole, _both(part, whole))
     # Engagements over every impression, paid or organic, on the rows that know engagements.
-    measures["engagement_num"] = Sum("engagements")
-    measures["engagement_den"] = Sum(
+    measures["engagement_num"] = total("engagements")
+    measures["engagement_den"] = total(
         Coalesce("impressions", 0) + Coalesce("organic_impressions", 0),
-        filter=Q(engagements__isnull=False),
+        Q(engagements__isnull=False),
     )
     return measures
+
+
+METRIC_MEASURES = tuple(_metric_measures())  # the measures read from daily metrics
 
 
 def measures_compute(
@@ -258,18 +270,23 @@ def measures_compute(
         figures = metrics.aggregate(**{f"f_{k}": v for k, v in _metric_measures().items()})
         values.update((k.removeprefix("f_"), v) for k, v in figures.items())
     else:
-        values.update(dict.fromkeys(_metric_measures()))
+        values.update(dict.fromkeys(METRIC_MEASURES))
 
     enrolments = NurtureEnrolment.objects.filter(
         Q(lead__in=leads.values("pk")), _within("entered_at", period)
     ).order_by()
-    values.update(
-        enrolments.aggregate(
-            enrolments=Count("pk"),
-            enrolments_goal=Count("pk", filter=Q(goal_reached_at__isnull=False)),
-        )
-    )
+    values.update(enrolments.aggregate(**_enrolment_measures()))
     return canonical(values)
+
+
+def _enrolment_measures(entered: Q | None = None) -> dict:
+    """Nurture enrolments and those that reached the goal; `entered` narrows both (a period of
+    several read at once), else the query's own WHERE does."""
+    goal = Q(goal_reached_at__isnull=False)
+    return {
+        "enrolments": Count("pk", filter=entered),
+        "enrolments_goal": Count("pk", filter=goal if entered is None else goal & entered),
+    }
 
 
 def _median_cycle_days(leads, period: Period) -> float | None:
@@ -328,7 +345,7 @@ LABELS = {
     Stage.MQL: "MQLs", Stage.SQL: "SQLs", Stage.OPPORTUNITY: "Opportunities",
     Stage.WON: "Customers won",
 }
-_STAGE_RATIOS = [
+STAGE_RATIOS = [
     KPI(
         f"{a}_to_{b}", f"{Stage(a).label}→{Stage(b).label}", "ratio", _stage(b), _stage(a),
         f"Leads reaching {Stage(b).label} / leads reaching {Stage(a).label}, in the chosen mode.",
@@ -352,7 +369,7 @@ KPIS: dict[str, KPI] = {
         ],
         KPI("visitor_to_lead", "Site conversion rate", "ratio", "leads", "visitors",
             "Leads created / visitors, same period and channel."),
-        *_STAGE_RATIOS,
+        *STAGE_RATIOS,
         KPI("win_rate", "Win rate", "ratio", "won", "won_or_lost",
             "Won / (won + lost) among deals closed in the period."),
         KPI("ctr", "CTR (ads or posts)", "ratio", "ctr_num", "ctr_den",
@@ -404,7 +421,7 @@ KPIS: dict[str, KPI] = {
     ]
 }
 FUNNEL_KPIS = ("leads", "visitors", "mql", "sql", "opportunity", "won", "visitor_to_lead",
-               *(k.key for k in _STAGE_RATIOS))
+               *(k.key for k in STAGE_RATIOS))
 
 
 def derived(measures: dict, *, period: Period, won_all: int | None = None) -> dict:
@@ -464,12 +481,16 @@ def kpis_compute(
     """Every KPI of KPIS for one period and cut, live."""
     measures = derived(measures_compute(period=period, cut=cut, scope=scope, as_of=as_of),
                        period=period, won_all=_won_all(period, cut, scope))
-    return _kpi_rows(measures, mode)
+    return kpi_rows(measures, mode)
 
 
-def _kpi_rows(measures: dict, mode: str) -> list[dict]:
+def kpi_rows(measures: dict, mode: str, only: Collection[str] | None = None) -> list[dict]:
+    """The KPI rows (as the KPI API gives them) of computed and derived measures, in KPIS
+    order; `only`: just these KPIs."""
     rows = []
     for kpi in KPIS.values():
+        if only is not None and kpi.key not in only:
+            continue
         numerator, denominator = kpi_parts(kpi, measures, mode)
         rows.append({
             "key": kpi.key,
@@ -482,61 +503,189 @@ def _kpi_rows(measures: dict, mode: str) -> list[dict]:
     return rows
 
 
+# --- grouped: many cuts of one dimension at once -------------------------------------------------
+
+DIMENSIONS = ("channel", "campaign", "cta")
+# Lead measures counted only over leads that reach a stage or close in their period: a grouped
+# read of just these reads only such leads, which the first-reached indexes find.
+_WINDOWED = frozenset({
+    *(_stage(s) for s in FUNNEL), *(f"cohort_{s}" for s in FUNNEL[1:]), "lost",
+    "landing_page_leads", "cycle_seconds", "won_amount", "won_with_amount",
+})
+
+
+def measures_compute_by(
+    *, periods: Sequence[Period], dimension: str, cut: Cut, scope: Q,
+    keys: Iterable | None = None, as_of: date | None = None,
+    names: Collection[str] | None = None,
+) -> dict:
+    """{key: [measures_compute(period=p, cut=<cut with key as its `dimension`>) for p in
+    periods]}, from the same aggregate expressions grouped by the dimension's field (for the
+    cut's attribution): each source is read once for every key and period, so the number of
+    queries does not depend on how many keys there are (leads, figures, enrolments, and a
+    median query per period).
+
+    `keys`: the values to compute, each in the result (zero counts, null sums when it has no
+    rows); None: every value found among the leads and figures read, and None for the leads
+    without one (no campaign, a blank CTA), which no cut names. `names`: only these measures
+    (None: all); figures, enrolments and medians are queried only when named."""
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    keys = None if keys is None else list(keys)
+    if keys == []:
+        return {}
+    grouped = _Grouped(periods=periods, dimension=dimension, cut=cut, names=names, as_of=as_of)
+    leads = grouped.leads(scope, keys)
+    grouped.add_leads(leads)
+    grouped.add_medians(leads)
+    if dimension != "cta" and _has_figures(grouped.base, scope):
+        grouped.add_figures(keys)
+    grouped.add_enrolments(leads)
+    for key in keys or ():
+        grouped.values(key)
+    return grouped.result()
+
+
+class _Grouped:
+    """The measures of each key and period, as `measures_compute_by` reads them: each source's
+    aggregates of every period in one query grouped by key (`_numbered` aliases)."""
+
+    def __init__(self, *, periods, dimension, cut, names, as_of):
+        self.periods, self.dimension, self.names = periods, dimension, names
+        self.base = replace(cut, **{dimension: None})
+        self.group = cut.lead_field(dimension)
+        self.span = Period(min(p.start for p in periods), max(p.end for p in periods))
+        self.lead_aggregates = self.wanted([_lead_measures(p, as_of) for p in periods])
+        self.figure_aggregates = self.wanted([
+            _metric_measures(Q(date__gte=p.start, date__lte=p.end)) for p in periods
+        ])
+        self.enrolment_aggregates = self.wanted([
+            _enrolment_measures(_within("entered_at", p)) for p in periods
+        ])
+        self.found: dict = {}  # key -> [values per period]
+
+    def wanted(self, aggregates: list[dict]) -> list[dict]:
+        if self.names is None:
+            return aggregates
+        return [{k: v for k, v in a.items() if k in self.names} for a in aggregates]
+
+    def leads(self, scope: Q, keys: list | None):
+        leads = Lead.objects.filter(scope, self.base.lead_q()).order_by()
+        if keys is not None:
+            leads = leads.filter(**{f"{self.group}__in": keys})
+        windowed = _WINDOWED.issuperset(self.lead_aggregates[0])
+        if self.names is not None and windowed and not self.enrolment_aggregates[0]:
+            leads = leads.filter(_touched(self.span))  # only such leads count
+        return leads
+
+    def add_leads(self, leads) -> None:
+        if self.lead_aggregates[0]:
+            rows = leads.values(self.group).annotate(**_numbered(self.lead_aggregates))
+            self.add(rows, self.group)
+
+    def add_medians(self, leads) -> None:
+        if self.names is None or "cycle_median_days" in self.names:
+            for i, period in enumerate(self.periods):
+                for key, median in _median_cycle_days_by(leads, self.group, period).items():
+                    self.values(key)[i]["cycle_median_days"] = median
+
+    def add_figures(self, keys: list | None) -> None:
+        if not self.figure_aggregates[0]:
+            return
+        field_name = "campaign_id" if self.dimension == "campaign" else "channel"
+        metrics = DailyMetric.objects.filter(
+            _metric_q_by(self.base, self.dimension),
+            date__gte=self.span.start, date__lte=self.span.end,
+        ).order_by()
+        if keys is not None:
+            metrics = metrics.filter(**{f"{field_name}__in": keys})
+        self.add(metrics.values(field_name).annotate(**_numbered(self.figure_aggregates)),
+                 field_name)
+
+    def add_enrolments(self, leads) -> None:
+        if self.enrolment_aggregates[0]:
+            group = f"lead__{self.group}"
+            enrolments = NurtureEnrolment.objects.filter(
+                Q(lead__in=leads.values("pk")), _within("entered_at", self.span)
+            ).order_by().values(group)
+            self.add(enrolments.annotate(**_numbered(self.enrolment_aggregates)), group)
+
+    def values(self, key) -> list[dict]:
+        key = None if key == "" else key  # a blank CTA is no CTA
+        return self.found.setdefault(key, [{} for _ in self.periods])
+
+    def add(self, rows, group: str) -> None:
+        """Grouped rows of `_numbered` aggregates, into their key's values of each period."""
+        for row in rows:
+            per_period = self.values(row.pop(group))
+            for alias, value in row.items():
+                index, name = alias.removeprefix("p").split("_", 1)
+                per_period[int(index)][name] = value
+
+    def result(self) -> dict:
+        """Canonical measures; where a key has no row, what each aggregate gives over none (a
+        count 0, a sum unknown), as for figures not read."""
+        defaults = {**_empty(self.lead_aggregates[0]), **_empty(self.figure_aggregates[0]),
+                    **_empty(self.enrolment_aggregates[0])}
+        if self.names is None or "cycle_median_days" in self.names:
+            defaults["cycle_median_days"] = None
+        return {key: [canonical({**defaults, **values}) for values in per_period]
+                for key, per_period in self.found.items()}
+
+
+def _numbered(aggregates: list[dict]) -> dict:
+    """Each period's aggregates in one query, aliased `p<period index>_<measure>`: aliases must
+    not be field names that other aggregates read."""
+    return {f"p{i}_{k}": v for i, period in enumerate(aggregates) for k, v in period.items()}
+
+
+def _touched(period: Period) -> Q:
+    """Leads reaching a stage or closing in the period."""
+    q = Q()
+    for stage_field in (*REACHED_FIELD.values(), "closed_at"):
+        q |= _within(stage_field, period)
+    return q
+
+
+def _metric_q_by(base: Cut, dimension: str) -> Q:
+    """`Cut.metric_q` of `base` with each value of `dimension` (channel or campaign), written
+    once for all of them."""
+    if dimension == "campaign":
+        q = Q(campaign__isnull=False)
+        return q & Q(channel=base.channel) if base.channel else q
+    # a channel's own totals, or the base cut's campaign's rows
+    return Q(campaign_id=base.campaign) if base.campaign else Q(campaign__isnull=True)
+
+
+def kpis_compute_by(
+    *, period: Period, dimension: str, cut: Cut, scope: Q, keys: Iterable | None = None,
+    mode: str = "period", as_of: date | None = None, won: int | None = None,
+) -> dict:
+    """{key: kpis_compute(cut=<cut with key as its `dimension`>)} for many keys at once
+    (`measures_compute_by`), plus one query for the customers won that share the sales cost
+    (`won`: that count, when the caller has it)."""
+    measures = measures_compute_by(periods=(period,), dimension=dimension, cut=cut, scope=scope,
+                                   keys=keys, as_of=as_of)
+    if measures and won is None:
+        (won,) = won_compute(periods=(period,), scope=scope)
+    return {
+        key: kpi_rows(derived(values, period=period, won_all=won), mode)
+        for key, (values,) in measures.items()
+    }
+
+
 def kpis_compute_by_campaign(
     *, period: Period, campaigns: Iterable[int], scope: Q, mode: str = "period",
     attribution: str = "first",
 ) -> dict[int, list[dict]]:
-    """`kpis_compute(cut=Cut(campaign=id, attribution=...))` for many campaigns at once: the same
-    measures, grouped by campaign in SQL, so that a list of campaigns costs five queries (leads,
-    median cycles, figures, enrolments, customers won) however many campaigns it has."""
-    ids = list(campaigns)
-    if not ids:
-        return {}
-    measures = _measures_by_campaign(period=period, ids=ids, scope=scope, attribution=attribution)
-    won_all = _won_all(period, Cut(campaign=ids[0], attribution=attribution), scope)
-    return {
-        pk: _kpi_rows(derived(measures[pk], period=period, won_all=won_all), mode) for pk in ids
-    }
+    """`kpis_compute_by` of these campaigns: five queries however many there are."""
+    return kpis_compute_by(period=period, dimension="campaign", keys=campaigns,
+                           cut=Cut(attribution=attribution), scope=scope, mode=mode)
 
 
 def _empty(aggregates: dict) -> dict:
     """What each aggregate gives over no row: a count 0, a sum unknown."""
     return {k: (0 if isinstance(v, Count) else None) for k, v in aggregates.items()}
-
-
-def _measures_by_campaign(*, period: Period, ids: list[int], scope: Q, attribution: str) -> dict:
-    """{campaign id: measures_compute(...) of Cut(campaign=id)}, each source aggregated once with
-    GROUP BY campaign: the same aggregate expressions as `measures_compute`."""
-    touch = "first_touch" if attribution == "first" else "last_touch"
-    group = f"{touch}_campaign_id"
-    leads = Lead.objects.filter(scope, **{f"{group}__in": ids}).order_by()
-    lead_aggregates = _lead_measures(period)
-    out = {pk: _empty(lead_aggregates) for pk in ids}
-    for row in leads.values(group).annotate(**lead_aggregates):
-        out[row.pop(group)].update(row)
-    medians = _median_cycle_days_by(leads, group, period)
-    figure_aggregates = {f"f_{k}": v for k, v in _metric_measures().items()}
-    figures = {pk: _empty(figure_aggregates) for pk in ids}
-    if _has_figures(Cut(campaign=ids[0]), scope):
-        metrics = DailyMetric.objects.filter(
-            campaign_id__in=ids, date__gte=period.start, date__lte=period.end
-        ).order_by()
-        for row in metrics.values("campaign_id").annotate(**figure_aggregates):
-            figures[row.pop("campaign_id")].update(row)
-    enrolments = NurtureEnrolment.objects.filter(
-        Q(lead__in=leads.values("pk")), _within("entered_at", period)
-    ).order_by().values(f"lead__{group}").annotate(
-        enrolments=Count("pk"),
-        enrolments_goal=Count("pk", filter=Q(goal_reached_at__isnull=False)),
-    )
-    enrolled = {row.pop(f"lead__{group}"): row for row in enrolments}
-    for pk in ids:
-        values = out[pk]
-        values["cycle_median_days"] = medians.get(pk)
-        values.update((k.removeprefix("f_"), v) for k, v in figures[pk].items())
-        values.update(enrolled.get(pk, {"enrolments": 0, "enrolments_goal": 0}))
-        out[pk] = canonical(values)
-    return out
 
 
 def _median_cycle_days_by(leads, group: str, period: Period) -> dict:
@@ -554,11 +703,19 @@ def _median_cycle_days_by(leads, group: str, period: Period) -> dict:
     return {pk: round(statistics.fmean(v) / SECONDS_PER_DAY, 6) for pk, v in cycles.items()}
 
 
+def won_compute(*, periods: Sequence[Period], scope: Q) -> tuple[int, ...]:
+    """Customers won in scope in each period, in one query: a cut's share of the sales cost is
+    its share of these (CAC)."""
+    counts = Lead.objects.filter(scope).aggregate(**{
+        f"p{i}": Count("pk", filter=_within("became_won_at", p)) for i, p in enumerate(periods)
+    })
+    return tuple(counts[f"p{i}"] for i in range(len(periods)))
+
+
 def _won_all(period: Period, cut: Cut, scope: Q) -> int | None:
     if cut == Cut(attribution=cut.attribution):
         return None
-    begin, after = period.bounds()
-    return Lead.objects.filter(scope, became_won_at__gte=begin, became_won_at__lt=after).count()
+    return won_compute(periods=(period,), scope=scope)[0]
 
 
 def _json_number(value):
@@ -594,6 +751,6 @@ def funnel_compute(
         key = f"cohort_{stage}" if mode == "cohort" and stage != Stage.LEAD else name
         stage_counts[str(stage)] = measures[key]
     rates = {}
-    for kpi in (KPIS["visitor_to_lead"], *_STAGE_RATIOS):
+    for kpi in (KPIS["visitor_to_lead"], *STAGE_RATIOS):
         rates[kpi.key] = kpi_value(kpi, *kpi_parts(kpi, measures, mode))
     return {"visitors": visitors, "counts": stage_counts, "rates": rates}

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Channel
 from leads.models import Lead
-from reports.kpis import _STAGE_RATIOS, KPIS, Cut, funnel_compute, kpi_parts, kpi_value
+from reports.kpis import KPIS, STAGE_RATIOS, Cut, funnel_compute, kpi_parts, kpi_value
 from reports.models import Dimension, Grain, KPISnapshot
 from reports.periods import Period, grain_periods, month_end
 from reports.snapshots import dirty_recompute, kpis_mark_dirty, snapshots_recompute_all
@@ -578,6 +578,6 @@ def snapshot_funnel(quarter: Period, channel: str | None) -> dict:
     measures.setdefault("visitors", None)
     counts = {s: measures.get("leads" if s == "lead" else s, 0) for s in STAGES}
     rates = {}
-    for kpi in (KPIS["visitor_to_lead"], *_STAGE_RATIOS):
+    for kpi in (KPIS["visitor_to_lead"], *STAGE_RATIOS):
         rates[kpi.key] = kpi_value(kpi, *kpi_parts(kpi, measures))
     return {"visitors": measures["visitors"], "counts": counts, "rates": rates}
