@@ -154,6 +154,16 @@ class LeadViewSet(
             200: LeadSerializer, 409: ConflictErrorSerializer, 412: PRECONDITION_FAILED,
         },
     )
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)
+
+    @extend_schema(
+        request=LeadWriteSerializer,
+        parameters=[IF_MATCH, ETAG],
+        responses={
+            200: LeadSerializer, 409: ConflictErrorSerializer, 412: PRECONDITION_FAILED,
+        },
+    )
     def update(self, request, *args, **kwargs):
         lead = self.get_object()
         partial = kwargs.get("partial", False)
