@@ -214,6 +214,31 @@ def nurture_workflow_create(
     return workflow
 
 
+NURTURE_WORKFLOW_EDITABLE_FIELDS = ("name", "goal", "campaign", "is_active")
+
+
+@transaction.atomic
+def nurture_workflow_update(
+    *, workflow: NurtureWorkflow, actor: Actor, data: dict[str, Any]
+) -> NurtureWorkflow:
+    """Rename a workflow, restate its goal, link it to a campaign, or (de)activate it. Its
+    enrolments, the goal-rate history, stay as they are."""
+    _require(actor, "campaigns.change_nurtureworkflow", "You may not change nurture workflows.")
+    unknown = set(data) - set(NURTURE_WORKFLOW_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed here."))
+    locked = NurtureWorkflow.objects.select_for_update().get(pk=workflow.pk)
+    data = {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}
+    changed = [f for f, v in data.items() if getattr(locked, f) != v]
+    if not changed:
+        return locked
+    for field in changed:
+        setattr(locked, field, data[field])
+    locked.full_clean()
+    locked.save(update_fields=changed)
+    return locked
+
+
 @transaction.atomic
 def nurture_enrol(
     *, actor: Actor, workflow: NurtureWorkflow, lead, at: datetime | None = None
