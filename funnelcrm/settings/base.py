@@ -191,6 +191,7 @@ SPECTACULAR_SETTINGS = {
         "StageEnum": "leads.stages.Stage",
         "ChannelEnum": "campaigns.models.Channel",
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
+        "ActivityTypeEnum": "leads.models.ActivityType",
     },
 }
 
