@@ -3,8 +3,15 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 from rest_framework.throttling import ScopedRateThrottle
 
+from campaigns.api.campaigns import CampaignViewSet
+from campaigns.api.imports import MetricsImportApi
+from campaigns.api.metrics import DailyMetricViewSet
+from campaigns.api.nurture import NurtureEnrolmentViewSet, NurtureWorkflowViewSet
 from campaigns.api.views import IntakeApi
-from leads.api.scoring import RescoreRunViewSet
+from leads.api.accounts import AccountViewSet
+from leads.api.activities import ActivityListApi, LeadActivityApi
+from leads.api.imports import LeadImportApi
+from leads.api.scoring import RescoreRunViewSet, ScoringRuleViewSet, ScoringSettingsApi
 from leads.api.views import LeadViewSet
 from reports.api.views import FunnelApi, KpiSummaryApi, SnapshotListApi
 
@@ -20,6 +27,12 @@ class TokenObtainView(ObtainAuthToken):
 router = DefaultRouter()
 router.register("leads", LeadViewSet, basename="lead")
 router.register("scoring/rescores", RescoreRunViewSet, basename="rescore")
+router.register("scoring/rules", ScoringRuleViewSet, basename="scoring-rule")
+router.register("accounts", AccountViewSet, basename="account")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("daily-metrics", DailyMetricViewSet, basename="daily-metric")
+router.register("nurture-workflows", NurtureWorkflowViewSet, basename="nurture-workflow")
+router.register("nurture-enrolments", NurtureEnrolmentViewSet, basename="nurture-enrolment")
 
 urlpatterns = [
     path("auth/token/", TokenObtainView.as_view(), name="api-token"),
@@ -27,5 +40,10 @@ urlpatterns = [
     path("reports/funnel/", FunnelApi.as_view(), name="report-funnel"),
     path("reports/kpis/", KpiSummaryApi.as_view(), name="report-kpis"),
     path("kpis/", SnapshotListApi.as_view(), name="kpi-snapshots"),
+    path("activities/", ActivityListApi.as_view(), name="activity-list"),
+    path("leads/<int:lead_id>/activities/", LeadActivityApi.as_view(), name="lead-activities"),
+    path("scoring/settings/", ScoringSettingsApi.as_view(), name="scoring-settings"),
+    path("imports/leads/", LeadImportApi.as_view(), name="import-leads"),
+    path("imports/daily-metrics/", MetricsImportApi.as_view(), name="import-daily-metrics"),
     path("", include(router.urls)),
 ]
