@@ -1,5 +1,6 @@
 from django.urls import include, path
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.routers import DefaultRouter
 from rest_framework.throttling import ScopedRateThrottle
 
@@ -8,6 +9,7 @@ from campaigns.api.imports import MetricsImportApi
 from campaigns.api.metrics import DailyMetricViewSet
 from campaigns.api.nurture import NurtureEnrolmentViewSet, NurtureWorkflowViewSet
 from campaigns.api.views import IntakeApi
+from funnelcrm.parsers import JSONParser
 from leads.api.accounts import AccountViewSet
 from leads.api.activities import ActivityListApi, LeadActivityApi
 from leads.api.imports import LeadImportApi
@@ -22,6 +24,8 @@ class TokenObtainView(ObtainAuthToken):
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
+    # The API's parsers, not ObtainAuthToken's own: a JSON body nested too deeply is a 400.
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
 
 router = DefaultRouter()
