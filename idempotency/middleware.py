@@ -1,5 +1,5 @@
 """`Idempotency-Key` on every POST under IDEMPOTENCY_PATH_PREFIX (/api/v1/), whichever view
-answers it, so endpoints need no code of their own (README, "Safe writes").
+answers it, so endpoints need no code of their own (README, "REST API: safe writes").
 
 - The key belongs to the authenticated user (found with the view's own DRF authenticators).
   Anonymous callers (the public intake, the token endpoint) are not supported: their header is

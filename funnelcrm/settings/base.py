@@ -52,8 +52,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    # Idempotency-Key on API POSTs (README, "Safe writes"): inside the others, so that a replayed
-    # answer gets their headers as the first one did.
+    # Idempotency-Key on API POSTs (README, "REST API: safe writes"): inside the others, so
+    # that a replayed answer gets their headers as the first one did.
     "idempotency.middleware.IdempotencyMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -195,8 +195,8 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Idempotency keys (README, "Safe writes"): how long an answer is replayed, how long a claim
-# whose request never finished (a killed process) blocks its key, and which paths take them.
+# Idempotency keys (README, "REST API: safe writes"): how long an answer is replayed, how long
+# a claim whose request never finished (a killed process) blocks its key, which paths take them.
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 IDEMPOTENCY_CLAIM_TIMEOUT = env.int("IDEMPOTENCY_CLAIM_TIMEOUT", default=300)
 IDEMPOTENCY_PATH_PREFIX = "/api/v1/"
