@@ -38,6 +38,8 @@ class CampaignWriteSerializer(serializers.ModelSerializer):
         extra_kwargs = {
             # Unique ignoring case: the service checks it and names the field.
             "utm_campaign": {"validators": []},
+            # The database's check would answer without naming the field.
+            "budget": {"min_value": 0},
         }
 
 

@@ -125,12 +125,17 @@ def _messages(value) -> list[str]:
 
 
 def _bulk_errors(errors: dict) -> list[dict]:
-    """DRF's errors of the bulk body, flattened to one entry per row, field and message."""
+    """DRF's errors of the bulk body, flattened to one entry per row, field and message. DRF
+    keys a list's errors by row index (a dict, or a list with empty entries for good rows)."""
     rows = errors.get("rows")
-    if isinstance(rows, list) and any(isinstance(row, dict) and row for row in rows):
+    if isinstance(rows, list) and all(isinstance(row, dict) for row in rows):
+        rows = dict(enumerate(rows))
+    if isinstance(rows, dict) and rows and all(
+        isinstance(k, int) and isinstance(v, dict) for k, v in rows.items()
+    ):
         return [
             {"row": index, "field": field, "message": message}
-            for index, row in enumerate(rows)
+            for index, row in sorted(rows.items())
             for field, messages in (row or {}).items()
             for message in _messages(messages)
         ]
