@@ -72,11 +72,12 @@ class KPISnapshot(models.Model):
 
 
 class KPIDirtyDay(models.Model):
-    """A day (in TIME_ZONE) whose data changed after its snapshots were computed. Written in the
-    same transaction as the change, so no change is ever forgotten; a task recomputes the day's
-    periods and deletes the row."""
+    """A mark that a day's data (in TIME_ZONE) changed after its snapshots were computed. Written
+    in the same transaction as the change, so no change is ever forgotten; a task recomputes the
+    day's periods and deletes the marks it claimed. A day may have several marks: one made while
+    a recompute of that day runs stays, so that the day is recomputed again."""
 
-    day = models.DateField(unique=True)
+    day = models.DateField(db_index=True)
     marked_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -471,9 +471,9 @@ def kpis_mark_dirty(days: Iterable[date], *, queue: bool = True) -> None:
     days = {d for d in days if d is not None}
     if not days:
         return
-    KPIDirtyDay.objects.bulk_create(
-        [KPIDirtyDay(day=d) for d in sorted(days)], ignore_conflicts=True
-    )
+    # A new row per mark, never "already marked": a recompute that claimed the day's earlier
+    # rows may have started before this change commits, and deletes only the rows it claimed.
+    KPIDirtyDay.objects.bulk_create([KPIDirtyDay(day=d) for d in sorted(days)])
     if queue and settings.KPI_RECOMPUTE_ON_COMMIT:
         from .tasks import kpis_recompute_dirty_task
 
@@ -491,28 +491,30 @@ def kpis_mark_lead_dirty(lead: Lead) -> None:
 
 
 def dirty_recompute(*, limit: int = 400, marked_before: datetime | None = None) -> int:
-    """Claim up to `limit` dirty days (those marked before `marked_before`, if given) and
-    recompute their day, week and month periods. A claimed day is deleted in the same transaction
-    as its recompute: if the recompute fails, or its worker dies, the day stays dirty; a second
-    worker skips the days the first one holds. Returns days recomputed.
+    """Claim up to `limit` dirty-day marks (those made before `marked_before`, if given) and
+    recompute their days' day, week and month periods. The claimed marks are deleted in the same
+    transaction as the recompute: if the recompute fails, or its worker dies, the days stay dirty;
+    a second worker skips the marks the first one holds. A mark made while the recompute runs is
+    not claimed, so its day is recomputed again, after this one. Returns days recomputed.
 
     Each run logs its span (the grain locks held from `started` to `finished`, monotonic across
     processes on one machine): runs never overlap, which the worker tests check."""
     with transaction.atomic():
-        claimed = KPIDirtyDay.objects.order_by("day")
+        claimed = KPIDirtyDay.objects.order_by("day", "pk")
         if marked_before is not None:
             claimed = claimed.filter(marked_at__lt=marked_before)
         if connection.vendor == "postgresql":
             claimed = claimed.select_for_update(skip_locked=True)
-        days = list(claimed.values_list("day", flat=True)[:limit])
-        if not days:
+        marks = list(claimed.values_list("pk", "day")[:limit])
+        if not marks:
             return 0
+        days = sorted({day for _, day in marks})
         for grain in Grain.values:  # all three, in order, before any: see _lock
             _lock(grain)
         started = time.time()
-        for start, end in _runs(sorted(days)):
+        for start, end in _runs(days):
             _recompute_run(start, end)
-        KPIDirtyDay.objects.filter(day__in=days).delete()
+        KPIDirtyDay.objects.filter(pk__in=[pk for pk, _ in marks]).delete()
         logger.info(
             "kpi recompute run: days=%d first=%s last=%s started=%.6f finished=%.6f pid=%d",
             len(days), days[0], days[-1], started, time.time(), os.getpid(),

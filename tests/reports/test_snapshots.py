@@ -9,6 +9,7 @@ last digit. Times are in Europe/Berlin, whose days, weeks and months are not UTC
 import importlib
 import io
 import json
+import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -541,6 +542,46 @@ def test_a_failed_recompute_leaves_its_days_dirty(monkeypatch):
     assert dirty_days() == set()
     for grain in GRAINS:
         assert_snapshots_equal_live(grain, date(2025, 3, 31), date(2025, 4, 1), slices_for())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_change_marked_while_its_day_is_recomputed_is_recomputed_again(monkeypatch):
+    # given: a dirty day, whose recompute computes and then holds its transaction open
+    day = date(2025, 3, 12)
+    lead_with(at(2025, 3, 12, 9))
+    assert dirty_days() == {day}
+    computed, release = threading.Event(), threading.Event()
+    real = snapshots._recompute_run
+
+    def computed_then_held(start, end):
+        real(start, end)
+        computed.set()
+        release.wait(10)
+
+    monkeypatch.setattr(snapshots, "_recompute_run", computed_then_held)
+
+    def recompute_then_close():
+        try:
+            dirty_recompute()
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=recompute_then_close)
+    worker.start()
+    assert computed.wait(10)
+    # when: a second lead of that day commits before the recompute does
+    lead_with(at(2025, 3, 12, 15))
+    release.set()
+    worker.join(10)
+    # then: its mark outlived the recompute, and the next one counts both leads
+    assert dirty_days() == {day}
+    assert KPISnapshot.objects.get(metric="leads", grain="day", dimension="all").value == 1
+    monkeypatch.undo()
+    assert dirty_recompute() == 1
+    assert KPISnapshot.objects.get(metric="leads", grain="day", dimension="all").value == 2
+    for grain in GRAINS:
+        assert_snapshots_equal_live(grain, day, day, slices_for())
 
 
 def test_a_committed_change_is_recomputed_by_the_task(settings, django_capture_on_commit_callbacks):
