@@ -187,6 +187,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "idempotency.schema.document_idempotency_keys",  # Idempotency-Key on API POSTs
+    ],
     "ENUM_NAME_OVERRIDES": {
         "StageEnum": "leads.stages.Stage",
         "ChannelEnum": "campaigns.models.Channel",

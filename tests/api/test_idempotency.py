@@ -380,3 +380,22 @@ def test_many_simultaneous_duplicates_run_the_view_once(rep):
     assert results.count((201, False)) == 1, results
     assert all(r in {(201, False), (201, True), (409, False)} for r in results), results
     assert Lead.objects.filter(email="ada@example.com").count() == 1
+
+
+def test_the_schema_documents_the_header_where_it_applies(rep, api_as):
+    schema = api_as(rep).get("/api/schema/", {"format": "json"}).json()
+
+    def header_names(path):
+        operation = schema["paths"][path]["post"]
+        return {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+
+    assert "Idempotency-Key" in header_names("/api/v1/leads/")
+    assert "Idempotency-Key" in header_names("/api/v1/leads/{id}/move/")
+    move = schema["paths"]["/api/v1/leads/{id}/move/"]["post"]["responses"]
+    assert "422" in move
+    refs = [s["$ref"] for s in move["409"]["content"]["application/json"]["schema"]["oneOf"]]
+    assert refs == ["#/components/schemas/ConflictError",
+                    "#/components/schemas/IdempotencyKeyError"]
+    # Anonymous doors ignore the header, so it is not offered there.
+    assert "Idempotency-Key" not in header_names("/api/v1/intake/")
+    assert "Idempotency-Key" not in header_names("/api/v1/auth/token/")
