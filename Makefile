@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench lock clean e2e-deps
+.PHONY: run test lint bench loadtest lock clean e2e-deps
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -87,3 +87,12 @@ bench: $(VENV)/.installed
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py bench_board $(BENCH_BOARD_ARGS)
 	$(BENCH_DB_RESET)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py bench_import $(BENCH_IMPORT_ARGS)
+
+# Load test (README, "Load test"): gunicorn with the production settings (tools/loadtest.py plays
+# the TLS proxy) on a PostgreSQL database recreated, migrated and seeded each run; 20 clients for
+# 60 s; p50/p95/p99 per endpoint; exits 1 on a missed target. Shorter: LOADTEST_ARGS="--seconds 20".
+LOADTEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/funnelcrm_load
+LOADTEST_REDIS_URL ?= redis://127.0.0.1:6379/12
+loadtest: $(VENV)/.installed
+	LOADTEST_DATABASE_URL=$(LOADTEST_DATABASE_URL) LOADTEST_REDIS_URL=$(LOADTEST_REDIS_URL) \
+	  $(PY) tools/loadtest.py $(LOADTEST_ARGS)

@@ -1,6 +1,8 @@
 """Production: secrets and servers are required, HTTPS everywhere, static files through whitenoise,
 JSON logs on stdout. README, "Production", lists the environment and the processes to run."""
 
+import logging
+
 from .base import *  # noqa: F403
 from .base import MIDDLEWARE, STATIC_ROOT, STORAGES, env
 
@@ -60,5 +62,7 @@ LOGGING = {
     },
     "root": {"handlers": ["stdout"], "level": env("LOG_LEVEL", default="INFO")},
 }
+# Python's warnings (a library's UserWarning) become log records too, not bare stderr lines.
+logging.captureWarnings(True)
 # Celery's worker and beat log through the same root logger instead of installing their own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
