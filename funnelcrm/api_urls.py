@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.routers import DefaultRouter
@@ -45,7 +45,10 @@ urlpatterns = [
     path("reports/kpis/", KpiSummaryApi.as_view(), name="report-kpis"),
     path("kpis/", SnapshotListApi.as_view(), name="kpi-snapshots"),
     path("activities/", ActivityListApi.as_view(), name="activity-list"),
-    path("leads/<int:lead_id>/activities/", LeadActivityApi.as_view(), name="lead-activities"),
+    re_path(
+        r"^leads/(?P<lead_id>[0-9]{1,18})/activities/$", LeadActivityApi.as_view(),
+        name="lead-activities",
+    ),
     path("scoring/settings/", ScoringSettingsApi.as_view(), name="scoring-settings"),
     path("imports/leads/", LeadImportApi.as_view(), name="import-leads"),
     path("imports/daily-metrics/", MetricsImportApi.as_view(), name="import-daily-metrics"),

@@ -7,7 +7,15 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from leads.api.common import BAD_REQUEST, FORBIDDEN, NOT_FOUND, RolePermission, service_call
+from leads.api.common import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    ID_REGEX,
+    NOT_FOUND,
+    RolePermission,
+    id_filter,
+    service_call,
+)
 
 from ..models import Campaign, CampaignStatus, Channel
 from ..services import CAMPAIGN_EDITABLE_FIELDS, campaign_create, campaign_update
@@ -46,7 +54,7 @@ class CampaignWriteSerializer(serializers.ModelSerializer):
 class CampaignFilter(django_filters.FilterSet):
     channel = django_filters.MultipleChoiceFilter(choices=Channel.choices, label="Channel")
     status = django_filters.MultipleChoiceFilter(choices=CampaignStatus.choices, label="Status")
-    owner = django_filters.NumberFilter(field_name="owner_id", label="Owner (user id)")
+    owner = id_filter("owner_id", "Owner (user id)")
     name = django_filters.CharFilter(lookup_expr="icontains", label="Name contains")
     utm_campaign = django_filters.CharFilter(lookup_expr="iexact", label="UTM campaign")
     active_on = django_filters.DateFilter(method="running_on", label="Running on this day")
@@ -90,6 +98,7 @@ class CampaignViewSet(
     queryset = Campaign.objects.select_related("owner").order_by("name", "id")
     serializer_class = CampaignSerializer
     filterset_class = CampaignFilter
+    lookup_value_regex = ID_REGEX
     permission_classes = [RolePermission]
     required_perms = {
         "list": CAMPAIGN_READ,

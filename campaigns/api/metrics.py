@@ -17,6 +17,7 @@ from leads.api.common import (
     BAD_REQUEST,
     FORBIDDEN,
     RolePermission,
+    id_filter,
     service_call,
     validation_detail,
 )
@@ -105,7 +106,7 @@ class DailyMetricFilter(django_filters.FilterSet):
         field_name="date", lookup_expr="lte", label="To this day, included"
     )
     channel = django_filters.MultipleChoiceFilter(choices=Channel.choices, label="Channel")
-    campaign = django_filters.NumberFilter(field_name="campaign_id", label="Campaign id")
+    campaign = id_filter("campaign_id", "Campaign id")
     channel_only = django_filters.BooleanFilter(
         field_name="campaign", lookup_expr="isnull",
         label="true: only channels' own rows; false: only campaigns' rows",

@@ -9,7 +9,15 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from leads.api.common import BAD_REQUEST, FORBIDDEN, NOT_FOUND, RolePermission, service_call
+from leads.api.common import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    ID_REGEX,
+    NOT_FOUND,
+    RolePermission,
+    id_filter,
+    service_call,
+)
 from leads.models import Lead
 from leads.selectors import lead_scope
 
@@ -46,7 +54,7 @@ class NurtureWorkflowWriteSerializer(serializers.ModelSerializer):
 
 class NurtureWorkflowFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains", label="Name contains")
-    campaign = django_filters.NumberFilter(field_name="campaign_id", label="Campaign id")
+    campaign = id_filter("campaign_id", "Campaign id")
     is_active = django_filters.BooleanFilter(label="Active")
 
     class Meta:
@@ -87,6 +95,7 @@ class NurtureWorkflowViewSet(
     queryset = NurtureWorkflow.objects.order_by("name", "id")
     serializer_class = NurtureWorkflowSerializer
     filterset_class = NurtureWorkflowFilter
+    lookup_value_regex = ID_REGEX
     permission_classes = [RolePermission]
     required_perms = {
         "list": ["campaigns.view_nurtureworkflow"],
@@ -159,8 +168,8 @@ class NurtureCloseSerializer(serializers.Serializer):
 
 
 class NurtureEnrolmentFilter(django_filters.FilterSet):
-    workflow = django_filters.NumberFilter(field_name="workflow_id", label="Workflow id")
-    lead = django_filters.NumberFilter(field_name="lead_id", label="Lead id")
+    workflow = id_filter("workflow_id", "Workflow id")
+    lead = id_filter("lead_id", "Lead id")
     goal_reached = django_filters.BooleanFilter(
         field_name="goal_reached_at", lookup_expr="isnull", exclude=True, label="Goal reached"
     )
@@ -204,6 +213,7 @@ class NurtureEnrolmentViewSet(
 ):
     serializer_class = NurtureEnrolmentSerializer
     filterset_class = NurtureEnrolmentFilter
+    lookup_value_regex = ID_REGEX
     permission_classes = [RolePermission]
     required_perms = {
         "list": ["campaigns.view_nurtureenrolment"],

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from ..models import Account
 from ..services import ACCOUNT_EDITABLE_FIELDS, account_create, account_update
-from .common import BAD_REQUEST, FORBIDDEN, NOT_FOUND, RolePermission, service_call
+from .common import BAD_REQUEST, FORBIDDEN, ID_REGEX, NOT_FOUND, RolePermission, service_call
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -89,6 +89,7 @@ class AccountViewSet(
     queryset = Account.objects.order_by("name", "id")
     serializer_class = AccountSerializer
     filterset_class = AccountFilter
+    lookup_value_regex = ID_REGEX
     permission_classes = [RolePermission]
     required_perms = {
         "list": ["leads.view_account"],

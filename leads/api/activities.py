@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from ..models import Activity, ActivityType, Lead
 from ..selectors import lead_scope
 from ..services import activity_create
-from .common import BAD_REQUEST, FORBIDDEN, NOT_FOUND, RolePermission, service_call
+from .common import BAD_REQUEST, FORBIDDEN, NOT_FOUND, RolePermission, id_filter, service_call
 
 
 class ActivitySerializer(serializers.ModelSerializer):
@@ -45,7 +45,7 @@ class ActivityCreateSerializer(serializers.Serializer):
 
 
 class ActivityFilter(django_filters.FilterSet):
-    lead = django_filters.NumberFilter(field_name="lead_id", label="Lead id")
+    lead = id_filter("lead_id", "Lead id")
     type = django_filters.MultipleChoiceFilter(choices=ActivityType.choices, label="Type")
     at_after = django_filters.IsoDateTimeFilter(
         field_name="at", lookup_expr="gte", label="At or after (ISO 8601)"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import django_filters
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse
@@ -69,3 +70,15 @@ BAD_REQUEST = OpenApiResponse(
 )
 FORBIDDEN = OpenApiResponse(DetailSerializer, description="Your role may not do this.")
 NOT_FOUND = OpenApiResponse(DetailSerializer, description="No such object that you may see.")
+
+
+# Ids in URLs and filters: at most 18 digits, so that a longer one is a 404 or a 400 rather than
+# an integer overflow in the database driver (SQLite's is a 500).
+ID_REGEX = "[0-9]{1,18}"
+ID_MAX = 10**18 - 1
+
+
+def id_filter(field_name: str, label: str) -> django_filters.NumberFilter:
+    return django_filters.NumberFilter(
+        field_name=field_name, label=label, min_value=0, max_value=ID_MAX, decimal_places=0
+    )

@@ -17,7 +17,7 @@ from ..scoring.services import (
     scoring_settings_get,
     scoring_settings_update,
 )
-from .common import BAD_REQUEST, FORBIDDEN, NOT_FOUND, RolePermission, service_call
+from .common import BAD_REQUEST, FORBIDDEN, ID_REGEX, NOT_FOUND, RolePermission, service_call
 
 RULE_FIELDS = ["name", "active", "kind", "points", "field", "operator", "value", "activity_type",
                "cap"]
@@ -134,6 +134,7 @@ class ScoringRuleViewSet(viewsets.ModelViewSet):
     queryset = ScoringRule.objects.order_by("kind", "name", "id")
     serializer_class = ScoringRuleSerializer
     filterset_class = ScoringRuleFilter
+    lookup_value_regex = ID_REGEX
     permission_classes = [RolePermission]
     required_perms = {
         "list": RULE_READ, "retrieve": RULE_READ, "create": RULE_WRITE, "update": RULE_WRITE,

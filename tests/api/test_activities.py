@@ -148,3 +148,15 @@ def test_activity_list_query_count_is_flat(api_as, manager, lead_factory, rep,
 
     with django_assert_max_num_queries(8):
         assert client.get("/api/v1/activities/").json()["count"] == 5
+
+
+def test_ids_too_long_for_the_database_are_404_or_400_never_500(api_as, manager):
+    # SQLite's driver raised OverflowError (a 500) for ids past 64 bits
+    client = api_as(manager)
+    huge = 10**30
+
+    assert client.get(f"/api/v1/leads/{huge}/activities/").status_code == 404
+    assert client.get(f"/api/v1/accounts/{huge}/").status_code == 404
+    assert client.get(f"/api/v1/campaigns/{huge}/").status_code == 404
+    assert client.get("/api/v1/activities/", {"lead": huge}).status_code == 400
+    assert client.get("/api/v1/daily-metrics/", {"campaign": "1e400"}).status_code == 400
