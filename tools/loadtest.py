@@ -451,11 +451,16 @@ def main() -> int:
         base_url = f"http://127.0.0.1:{port}"
         tokens = tokens_get(base_url, password, [u for u, _ in USERS])
         load_before = os.getloadavg()
+        cpu_before = time.process_time()
         print(f"== {args.clients} clients for {args.seconds:.0f} s (after {args.warmup:.0f} s "
               f"warm-up) against gunicorn on :{port}; its log: {server.log_path}", flush=True)
         stats, elapsed = drive(base_url, tokens, args.clients, args.seconds, args.warmup,
                                args.seed, args.think)
+        driver_cpu = time.process_time() - cpu_before
         passed = report(stats, elapsed, args.clients, load_before, os.getloadavg())
+        print(f"(this driver used {driver_cpu:.1f} s of CPU, {driver_cpu / elapsed:.0%} of one "
+              f"core; gunicorn: {env.get('GUNICORN_WORKERS', 'default')} workers x "
+              f"{env.get('GUNICORN_THREADS', 'default')} threads)")
     finally:
         server.stop()
         redis.Redis.from_url(redis_url).flushdb()
