@@ -31,3 +31,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz/", login_not_required(healthz), name="healthz"),
 ]
+
+handler404 = "funnelcrm.errors.not_found"

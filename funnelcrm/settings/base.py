@@ -190,6 +190,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "idempotency.schema.document_idempotency_keys",  # Idempotency-Key on API POSTs
+        "funnelcrm.schema_errors.document_error_responses",  # 400/401/403/404 everywhere
     ],
     "ENUM_NAME_OVERRIDES": {
         "StageEnum": "leads.stages.Stage",
