@@ -40,11 +40,12 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 # The suite runs on SQLite. When DATABASE_URL points at PostgreSQL it runs again there; the
-# PostgreSQL-only tests (row locks, real concurrency) then run in that pass instead of skipping.
+# PostgreSQL-only tests (row locks, real concurrency) then run in that pass instead of skipping,
+# and the Schemathesis fuzzing of the API (marker fuzz, ~5 minutes) runs in that pass only.
 test: lint e2e-deps
 	@if [[ "$${DATABASE_URL:-}" == postgres* ]]; then \
-	  echo "== pytest on SQLite (PostgreSQL-only tests run in the next pass)"; \
-	  env -u DATABASE_URL $(PY) -m pytest --create-db -m "not postgres" $(PYTEST_ARGS) || exit $$?; \
+	  echo "== pytest on SQLite (PostgreSQL-only tests and the API fuzzing run in the next pass)"; \
+	  env -u DATABASE_URL $(PY) -m pytest --create-db -m "not postgres and not fuzz" $(PYTEST_ARGS) || exit $$?; \
 	  echo "== pytest on PostgreSQL ($${DATABASE_URL%%@*}@...)"; \
 	  $(PY) -m pytest --create-db $(PYTEST_ARGS); \
 	else \
