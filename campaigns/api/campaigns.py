@@ -22,7 +22,13 @@ from ..services import CAMPAIGN_EDITABLE_FIELDS, campaign_create, campaign_updat
 
 
 class CampaignSerializer(serializers.ModelSerializer):
-    owner_username = serializers.CharField(source="owner.username", read_only=True, default=None)
+    owner_username = serializers.CharField(
+        source="owner.username", read_only=True, default=None, allow_null=True
+    )
+    # Not `format: uri`: a campaign without a landing page has "" here.
+    landing_page_url = serializers.CharField(
+        read_only=True, help_text="The landing page's URL, or empty when none is set."
+    )
 
     class Meta:
         model = Campaign

@@ -32,8 +32,10 @@ class LeadSerializer(serializers.ModelSerializer):
     read-only: they change only through the move, assign and scoring services."""
 
     owner = serializers.PrimaryKeyRelatedField(read_only=True)
-    owner_username = serializers.CharField(source="owner.username", read_only=True, default=None)
-    account = AccountRefSerializer(read_only=True)
+    owner_username = serializers.CharField(
+        source="owner.username", read_only=True, default=None, allow_null=True
+    )
+    account = AccountRefSerializer(read_only=True, allow_null=True)
     score_breakdown = ScoreItemSerializer(
         source="score_items", many=True, read_only=True,
         help_text="The rules that fired and their points; they add up to the score.",
