@@ -34,6 +34,10 @@ def document_error_responses(result, generator, request, public):
             if method not in METHODS:
                 continue
             responses = operation.setdefault("responses", {})
+            takes_key = any(
+                p.get("in") == "header" and p.get("name") == "Idempotency-Key"
+                for p in operation.get("parameters", [])
+            )
             for code, (description, component) in ERRORS.items():
                 if code in responses:
                     continue
@@ -42,4 +46,22 @@ def document_error_responses(result, generator, request, public):
                     "content": {"application/json": {"schema": ref}},
                     "description": description,
                 }
+            if takes_key or "requestBody" in operation:
+                _detail_is_a_400(responses["400"])
     return result
+
+
+def _detail_is_a_400(response: dict) -> None:
+    """A body that does not parse (DRF) and a malformed Idempotency-Key (the idempotency
+    middleware) are answered with {"detail", "code"?} before the view runs: allow that beside
+    the view's own 400."""
+    content = response.setdefault("content", {}).setdefault("application/json", {})
+    detail = {"$ref": f"#/components/schemas/{DETAIL_COMPONENT}"}
+    if content.get("schema") in (None, detail):
+        content["schema"] = detail
+        return
+    content["schema"] = {"anyOf": [content["schema"], detail]}
+    response["description"] = (
+        f"{response.get('description', '')} Or: an unparsable body or malformed "
+        "Idempotency-Key.".strip()
+    )
