@@ -1,3 +1,4 @@
+from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from campaigns.models import Campaign, Channel
@@ -100,6 +101,16 @@ class LeadMoveSerializer(serializers.Serializer):
     to_stage = serializers.ChoiceField(choices=Stage.choices)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    version = serializers.IntegerField(
+        required=False, min_value=1, help_text="The version you read; a stale one answers 409."
+    )
+
+
+class LeadAssignSerializer(serializers.Serializer):
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True), allow_null=True,
+        help_text="The user who will own the lead; null leaves it unassigned.",
+    )
     version = serializers.IntegerField(
         required=False, min_value=1, help_text="The version you read; a stale one answers 409."
     )

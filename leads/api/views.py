@@ -14,9 +14,10 @@ from campaigns.attribution import UTM_FIELDS
 from ..exceptions import LeadVersionConflict, LifecycleRuleError
 from ..filters import LeadFilter
 from ..selectors import lead_list, lead_transitions
-from ..services import lead_create, lead_move_to_stage, lead_update
+from ..services import lead_assign_owner, lead_create, lead_move_to_stage, lead_update
 from .serializers import (
     ConflictErrorSerializer,
+    LeadAssignSerializer,
     LeadMoveSerializer,
     LeadSerializer,
     LeadWriteSerializer,
@@ -235,6 +236,51 @@ class LeadViewSet(
         except LifecycleRuleError as exc:
             return Response(
                 {"rule": exc.rule, "detail": exc.message}, status=status.HTTP_400_BAD_REQUEST
+            )
+        except LeadVersionConflict as exc:
+            return _conflict(exc, status_code=precondition.stale_status)
+        return _with_etag(lead, Response(LeadSerializer(lead).data))
+
+    @extend_schema(
+        request=LeadAssignSerializer,
+        parameters=[IF_MATCH, ETAG],
+        responses={
+            200: LeadSerializer,
+            409: OpenApiResponse(ConflictErrorSerializer, description="The lead changed."),
+            412: PRECONDITION_FAILED,
+            428: OpenApiResponse(
+                PreconditionRequiredSerializer,
+                description="Neither a body version nor an If-Match header was sent.",
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        """Give the lead to another owner (or none) through the assign service; managers only
+        (`leads.reassign_lead`). Like a move, say which version you decided on: the body's
+        `version` (stale: 409) or its ETag in If-Match (stale: 412); with neither, 428."""
+        if not request.user.has_perm("leads.reassign_lead"):
+            raise PermissionDenied("You may not reassign leads.")
+        lead = self.get_object()
+        serializer = LeadAssignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        precondition = Precondition(request, lead, data.get("version"))
+        if not precondition.names_a_version:
+            return Response(
+                {
+                    "detail": "A reassignment must say which version of the lead it was decided "
+                    "on: send the version you read as `version` in the body, or its ETag in an "
+                    "If-Match header.",
+                },
+                status=status.HTTP_428_PRECONDITION_REQUIRED,
+            )
+        if precondition.failed:
+            return precondition.failed
+        try:
+            lead = _call_service(
+                lead_assign_owner, lead=lead, owner=data["owner"], actor=request.user,
+                expected_version=precondition.expected_version,
             )
         except LeadVersionConflict as exc:
             return _conflict(exc, status_code=precondition.stale_status)
