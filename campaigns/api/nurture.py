@@ -14,6 +14,7 @@ from leads.api.common import (
     FORBIDDEN,
     ID_REGEX,
     NOT_FOUND,
+    InstantFilter,
     RolePermission,
     id_filter,
     service_call,
@@ -176,10 +177,10 @@ class NurtureEnrolmentFilter(django_filters.FilterSet):
     exited = django_filters.BooleanFilter(
         field_name="exited_at", lookup_expr="isnull", exclude=True, label="Exited"
     )
-    entered_after = django_filters.IsoDateTimeFilter(
+    entered_after = InstantFilter(
         field_name="entered_at", lookup_expr="gte", label="Entered at or after (ISO 8601)"
     )
-    entered_before = django_filters.IsoDateTimeFilter(
+    entered_before = InstantFilter(
         field_name="entered_at", lookup_expr="lt", label="Entered before (ISO 8601)"
     )
 

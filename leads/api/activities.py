@@ -14,7 +14,15 @@ from rest_framework.response import Response
 from ..models import Activity, ActivityType, Lead
 from ..selectors import lead_scope
 from ..services import activity_create
-from .common import BAD_REQUEST, FORBIDDEN, NOT_FOUND, RolePermission, id_filter, service_call
+from .common import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    NOT_FOUND,
+    InstantFilter,
+    RolePermission,
+    id_filter,
+    service_call,
+)
 
 
 class ActivitySerializer(serializers.ModelSerializer):
@@ -47,10 +55,10 @@ class ActivityCreateSerializer(serializers.Serializer):
 class ActivityFilter(django_filters.FilterSet):
     lead = id_filter("lead_id", "Lead id")
     type = django_filters.MultipleChoiceFilter(choices=ActivityType.choices, label="Type")
-    at_after = django_filters.IsoDateTimeFilter(
+    at_after = InstantFilter(
         field_name="at", lookup_expr="gte", label="At or after (ISO 8601)"
     )
-    at_before = django_filters.IsoDateTimeFilter(
+    at_before = InstantFilter(
         field_name="at", lookup_expr="lt", label="Before (ISO 8601)"
     )
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -82,3 +84,13 @@ def id_filter(field_name: str, label: str) -> django_filters.NumberFilter:
     return django_filters.NumberFilter(
         field_name=field_name, label=label, min_value=0, max_value=ID_MAX, decimal_places=0
     )
+
+
+class InstantFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 instant, compared in UTC: ISO 8601 allows offsets PostgreSQL refuses (16 hours
+    or more, "-16:46"), which were a 500."""
+
+    def filter(self, qs, value):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return super().filter(qs, value)
